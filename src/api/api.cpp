@@ -1,0 +1,200 @@
+// Routing: which handler answers which method and path (SPEC §3).
+#include "api/api.hpp"
+
+#include <boost/url/decode_view.hpp>
+
+#include <vector>
+
+#include "api/handlers.hpp"
+#include "api/http/problem.hpp"
+#include "core/prefer.hpp"
+#include "core/queue_name.hpp"
+#include "engine/waiter_registry.hpp"
+
+namespace errand::api {
+namespace {
+
+// Splits "/v1/jobs/abc" into percent-decoded segments {"v1","jobs","abc"}.
+std::optional<std::vector<std::string>> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  if (path.empty() || path.front() != '/') return std::nullopt;
+  path.remove_prefix(1);
+  while (true) {
+    const auto slash = path.find('/');
+    const std::string_view seg = path.substr(0, slash);
+    try {
+      boost::urls::decode_view decoded(seg);
+      out.emplace_back(decoded.begin(), decoded.end());
+    } catch (const std::exception&) {
+      return std::nullopt;  // a malformed %-escape
+    }
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  if (out.size() > 1 && out.back().empty()) out.pop_back();  // tolerate a trailing slash
+  return out;
+}
+
+http::Response method_not_allowed(std::string allow) {
+  auto r = http::problem(405, "this path accepts " + allow);
+  r.set("Allow", std::move(allow));
+  return r;
+}
+
+Status bad_queue(const std::string& q) {
+  return invalid_argument("'" + q + "' is not a valid queue name: use 1 to 128 of A-Z a-z 0-9 . _ -, "
+                          "starting with a letter or digit");
+}
+
+}  // namespace
+
+Api::Api(Broker& broker, ApiOptions options)
+    : state_(std::make_unique<State>(broker, options)) {}
+Api::~Api() = default;
+
+void Api::begin_drain() {
+  state_->draining = true;
+  state_->broker.waiters().notify_everyone();
+}
+
+asio::awaitable<http::Response> Api::handle(http::Request& req) {
+  State& s = *state_;
+  const auto segs_opt = split_path(req.path());
+  if (!segs_opt) co_return http::problem(400, "the request path is malformed");
+  const std::vector<std::string>& p = *segs_opt;
+  const std::string& m = req.method;
+  const std::size_t n = p.size();
+
+  if (n == 1 && p[0] == "healthz") {
+    if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
+    co_return json_response(200, R"({"status":"ok"})");
+  }
+  if (n == 1 && p[0] == "readyz") {
+    if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
+    co_return co_await readiness(s);
+  }
+  if (n < 2 || p[0] != "v1") co_return http::problem(404, "no such resource: " + std::string(req.path()));
+
+  // /v1/queues, /v1/queues/{q}, /v1/queues/{q}/{jobs|batch|pause|resume}
+  if (p[1] == "queues") {
+    if (n == 2) {
+      if (m != "GET") co_return method_not_allowed("GET");
+      co_return co_await list_queues(s);
+    }
+    const std::string& q = p[2];
+    if (n > 4) co_return http::problem(404, "no such resource: " + std::string(req.path()));
+    const std::string action = n == 4 ? p[3] : "";
+    if (action != "" && action != "jobs" && action != "batch" && action != "pause" &&
+        action != "resume") {
+      co_return http::problem(404, "no such resource: " + std::string(req.path()));
+    }
+    const std::string allowed = action.empty() ? "GET" : "POST";
+    if (m != allowed) co_return method_not_allowed(allowed);
+    if (!is_valid_queue_name(q)) co_return error_response(bad_queue(q));
+    if (action.empty()) co_return co_await get_queue(s, q);
+    if (action == "jobs") co_return co_await submit_job(s, req, q);
+    if (action == "batch") co_return co_await submit_batch(s, req, q);
+    co_return co_await pause_queue(s, q, action == "pause");
+  }
+
+  if (p[1] == "leases" && n == 2) {
+    if (m != "POST") co_return method_not_allowed("POST");
+    co_return co_await lease_jobs(s, req);
+  }
+  if (p[1] == "acks" && n == 2) {
+    if (m != "POST") co_return method_not_allowed("POST");
+    co_return co_await ack_batch(s, req);
+  }
+
+  // /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/{action}
+  if (p[1] == "jobs" && n <= 4) {
+    if (n == 2) {
+      if (m != "GET") co_return method_not_allowed("GET");
+      co_return co_await list_jobs(s, req);
+    }
+    const std::string action = n == 4 ? p[3] : "";
+    static const char* const kPostActions[] = {"cancel", "retry", "ack", "fail", "heartbeat"};
+    bool is_post_action = false;
+    for (const char* a : kPostActions) is_post_action = is_post_action || action == a;
+    if (!action.empty() && action != "events" && !is_post_action) {
+      co_return http::problem(404, "no such resource: " + std::string(req.path()));
+    }
+    const std::string allowed = action.empty() ? "GET, DELETE" : action == "events" ? "GET" : "POST";
+    if (m != "POST" && m != "GET" && m != "DELETE") co_return method_not_allowed(allowed);
+    if (allowed.find(m) == std::string::npos) co_return method_not_allowed(allowed);
+    auto id = parse_job_id(p[2]);
+    if (!id) co_return error_response(id.status());
+    if (action.empty()) {
+      if (m == "DELETE") co_return co_await delete_job(s, *id);
+      co_return co_await get_job(s, req, *id);
+    }
+    if (action == "events") co_return co_await job_events(s, req, *id);
+    if (action == "cancel") co_return co_await cancel_job(s, *id);
+    if (action == "retry") co_return co_await retry_job(s, *id);
+    if (action == "ack") co_return co_await ack_job(s, req, *id);
+    if (action == "fail") co_return co_await fail_job(s, req, *id);
+    co_return co_await heartbeat_job(s, req, *id);
+  }
+  co_return http::problem(404, "no such resource: " + std::string(req.path()));
+}
+
+// ---- helpers shared by the handler files ----
+
+http::Response json_response(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.set("Content-Type", "application/json");
+  return r;
+}
+
+http::Response error_response(const Status& st) {
+  int status = 500;
+  switch (st.code()) {
+    case Code::kOk: status = 200; break;
+    case Code::kInvalidArgument: status = 400; break;
+    case Code::kNotFound: status = 404; break;
+    case Code::kConflict: status = 409; break;
+    case Code::kTooLarge: status = 413; break;
+    case Code::kUnsupportedMediaType: status = 415; break;
+    case Code::kResourceExhausted: status = 429; break;
+    case Code::kUnavailable: status = 503; break;
+    case Code::kInsufficientStorage: status = 507; break;
+    case Code::kInternal: status = 500; break;
+  }
+  auto r = http::problem(status, st.message());
+  if (status == 429 || status == 503) r.set("Retry-After", "1");
+  return r;
+}
+
+std::chrono::milliseconds requested_wait(const State& s, const http::Request& req) {
+  const auto prefer = req.header("prefer");
+  if (!prefer) return std::chrono::milliseconds(0);
+  const auto ms = parse_prefer_wait_ms(*prefer);
+  if (!ms) return std::chrono::milliseconds(0);
+  return std::min(std::chrono::milliseconds(*ms), s.options.max_wait);
+}
+
+Result<JobId> parse_job_id(std::string_view text) {
+  auto id = JobId::parse(text);
+  if (!id) return not_found("no job " + std::string(text) + " (job ids are UUIDs)");
+  return *id;
+}
+
+asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const JobId& id,
+                                                   Clock::time_point deadline) {
+  const std::string topic = job_topic(id);
+  for (;;) {
+    auto signal = co_await Signal::make();
+    const auto sub = s.broker.waiters().subscribe({&topic, 1}, [signal] { signal->fire(); });
+    auto job = co_await await_result<JobView>([&](auto cb) { s.broker.get(id, std::move(cb)); });
+    if (!job || is_terminal(job->record.state) || s.draining || Clock::now() >= deadline) {
+      s.broker.waiters().unsubscribe(sub);
+      co_return job;
+    }
+    co_await signal->wait(deadline);
+    s.broker.waiters().unsubscribe(sub);
+  }
+}
+
+}  // namespace errand::api

@@ -1,0 +1,43 @@
+// Api: the HTTP API of SPEC §3 (producers, workers, operators, health) on
+// top of a Broker. It turns requests into broker calls and broker answers
+// into responses; waiting (Prefer: wait, long-poll leases, SSE) is driven by
+// the broker's WaiterRegistry, never by polling.
+//
+// Thread-safe: handle() runs concurrently on many connection strands.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include "api/http/message.hpp"
+
+namespace errand {
+class Broker;
+}
+
+namespace errand::api {
+
+struct ApiOptions {
+  std::chrono::milliseconds max_wait{60'000};        // cap on Prefer: wait
+  std::chrono::milliseconds sse_keepalive{15'000};   // comment line on idle SSE streams
+};
+
+class Api {
+ public:
+  Api(Broker& broker, ApiOptions options);
+  ~Api();
+
+  boost::asio::awaitable<http::Response> handle(http::Request& req);
+
+  // Graceful shutdown, step one: open waits answer now (202 / empty lists),
+  // SSE streams end, new leases are refused with 503, /readyz fails.
+  void begin_drain();
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace errand::api

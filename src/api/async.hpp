@@ -1,0 +1,73 @@
+// Bridges between the Broker's callbacks and the API's coroutines.
+//
+// Signal is a one-shot event a coroutine can wait on with a deadline; it is
+// fired from any thread (the broker's commit thread, a waiter notification)
+// and completes on the coroutine's own executor (its connection strand).
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "core/status.hpp"
+#include "engine/broker.hpp"
+
+namespace errand::api {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+// Thread-safe fire(); wait() must be called from the executor it was made on.
+class Signal : public std::enable_shared_from_this<Signal> {
+ public:
+  explicit Signal(const asio::any_io_executor& ex) : timer_(ex) {}
+
+  static asio::awaitable<std::shared_ptr<Signal>> make() {
+    co_return std::make_shared<Signal>(co_await asio::this_coro::executor);
+  }
+
+  void fire() {
+    asio::post(timer_.get_executor(), [self = shared_from_this()] {
+      self->fired_ = true;
+      self->timer_.cancel();
+    });
+  }
+
+  // True when fired (now or before), false when `deadline` passed first.
+  asio::awaitable<bool> wait(Clock::time_point deadline) {
+    if (!fired_) {
+      timer_.expires_at(deadline);
+      co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return fired_;
+  }
+
+  bool fired() const { return fired_; }
+
+ private:
+  asio::steady_timer timer_;
+  bool fired_ = false;
+};
+
+// Runs `op(callback)` and waits for the callback's Result<T>.
+template <typename T, typename Op>
+asio::awaitable<Result<T>> await_result(Op op) {
+  auto signal = co_await Signal::make();
+  auto slot = std::make_shared<std::optional<Result<T>>>();
+  op([signal, slot](Result<T> r) {
+    // Written before fire() posts; read on the strand after the post.
+    *slot = std::move(r);
+    signal->fire();
+  });
+  co_await signal->wait(Clock::time_point::max());
+  co_return std::move(**slot);
+}
+
+}  // namespace errand::api

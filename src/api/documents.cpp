@@ -1,0 +1,154 @@
+#include "api/documents.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include "api/json_body.hpp"
+#include "engine/timeline.hpp"
+
+namespace errand::api {
+namespace {
+
+constexpr std::int64_t kMaxDurationMs = 365LL * 24 * 3600 * 1000;
+
+std::string time_or_null(const std::optional<Millis>& t) {
+  return t ? "\"" + format_rfc3339(*t) + "\"" : "null";
+}
+
+std::string string_or_null(const std::string& s) { return s.empty() ? "null" : quote(s); }
+
+std::string raw_or_null(const std::string& s) { return s.empty() ? "null" : s; }
+
+std::string tags_array(const std::vector<std::string>& tags) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    if (i) out += ',';
+    out += quote(tags[i]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string job_document(const JobView& v) {
+  const JobRecord& r = v.record;
+  std::string out;
+  out.reserve(512 + v.payload_json.size() + v.result_json.size());
+  out += "{\"id\":\"" + r.id.to_string() + "\"";
+  out += ",\"queue\":" + quote(r.queue);
+  out += ",\"state\":\"" + std::string(to_string(r.state)) + "\"";
+  out += ",\"payload\":" + raw_or_null(v.payload_json);
+  out += ",\"priority\":" + std::to_string(r.priority);
+  out += ",\"attempt\":" + std::to_string(r.attempt);
+  out += ",\"max_attempts\":" + std::to_string(r.max_attempts);
+  out += ",\"created_at\":" + time_or_null(r.created_at);
+  out += ",\"run_at\":" + time_or_null(r.run_at);
+  out += ",\"started_at\":" + time_or_null(r.started_at);
+  out += ",\"finished_at\":" + time_or_null(r.finished_at);
+  out += ",\"lease_expires_at\":" + time_or_null(r.lease_expires_at);
+  out += ",\"worker\":" + string_or_null(r.worker);
+  out += ",\"result\":" + raw_or_null(v.result_json);
+  out += ",\"error\":" + (r.error ? error_json(*r.error) : std::string("null"));
+  out += ",\"progress\":" + raw_or_null(r.progress_json);
+  out += std::string(",\"cancel_requested\":") + (r.cancel_requested ? "true" : "false");
+  out += ",\"idempotency_key\":" + string_or_null(r.idempotency_key);
+  out += ",\"deadline\":" + time_or_null(r.deadline);
+  out += ",\"tags\":" + tags_array(r.tags);
+  out += ",\"traceparent\":" + string_or_null(r.traceparent);
+  out += ",\"flow\":null}";
+  return out;
+}
+
+std::string leased_job_document(const JobView& v) {
+  const JobRecord& r = v.record;
+  std::string out = "{\"id\":\"" + r.id.to_string() + "\"";
+  out += ",\"queue\":" + quote(r.queue);
+  out += ",\"payload\":" + raw_or_null(v.payload_json);
+  out += ",\"attempt\":" + std::to_string(r.attempt);
+  out += ",\"max_attempts\":" + std::to_string(r.max_attempts);
+  out += ",\"lease\":\"" + r.lease_token + "\"";
+  out += ",\"lease_expires_at\":" + time_or_null(r.lease_expires_at);
+  out += ",\"deadline\":" + time_or_null(r.deadline);
+  out += ",\"traceparent\":" + string_or_null(r.traceparent);
+  out += ",\"tags\":" + tags_array(r.tags);
+  out += ",\"flow\":null}";
+  return out;
+}
+
+std::string queue_document(const QueueStats& q) {
+  std::string out = "{\"name\":" + quote(q.name);
+  out += std::string(",\"paused\":") + (q.paused ? "true" : "false");
+  out += ",\"counts\":{";
+  for (int i = 0; i < kJobStateCount; ++i) {
+    if (i) out += ',';
+    out += "\"" + std::string(to_string(static_cast<JobState>(i))) + "\":" + std::to_string(q.counts[i]);
+  }
+  out += "},\"oldest_queued_ms\":" +
+         (q.oldest_queued_ms ? std::to_string(*q.oldest_queued_ms) : std::string("null"));
+  out += ",\"enqueued_total\":" + std::to_string(q.enqueued_total);
+  out += ",\"succeeded_total\":" + std::to_string(q.succeeded_total);
+  out += ",\"failed_total\":" + std::to_string(q.failed_total);
+  return out + "}";
+}
+
+Result<SubmitSpec> parse_submit(const json::object& body, std::string queue, Millis now,
+                                const std::string& prefix) {
+  Fields f(body, prefix);
+  f.only({"payload", "priority", "delay_ms", "run_at", "max_attempts", "backoff", "lease_ms",
+          "ttl_ms", "deadline", "idempotency_key", "tags", "callback_url"});
+  SubmitSpec s;
+  s.queue = std::move(queue);
+  const json::value* payload = body.if_contains("payload");
+  if (!payload) return invalid_argument(f.name("payload") + " is required");
+  s.payload_json = json::serialize(*payload);
+  if (s.payload_json.size() > kMaxPayloadBytes) {
+    return too_large(f.name("payload") + " is " + std::to_string(s.payload_json.size()) +
+                     " bytes; the limit is " + std::to_string(kMaxPayloadBytes));
+  }
+  s.priority = static_cast<int>(f.integer("priority", -1'000'000, 1'000'000).value_or(0));
+  const auto delay = f.integer("delay_ms", 0, kMaxDurationMs);
+  const auto run_at = f.string("run_at", 64);
+  if (delay && run_at) f.fail("give " + f.name("delay_ms") + " or " + f.name("run_at") + ", not both");
+  if (delay) s.run_at = now + *delay;
+  if (run_at) {
+    s.run_at = parse_rfc3339(*run_at);
+    if (!s.run_at) f.fail(f.name("run_at") + " must be an RFC 3339 time");
+  }
+  s.max_attempts = static_cast<int>(f.integer("max_attempts", 1, 1000).value_or(kDefaultMaxAttempts));
+  if (const json::object* b = f.object("backoff")) {
+    Fields bf(*b, f.name("backoff."));
+    bf.only({"initial_ms", "multiplier", "max_ms", "jitter"});
+    s.backoff.initial_ms = bf.integer("initial_ms", 0, kMaxDurationMs).value_or(s.backoff.initial_ms);
+    s.backoff.multiplier = bf.number("multiplier", 1.0, 1000.0).value_or(s.backoff.multiplier);
+    s.backoff.max_ms = bf.integer("max_ms", 0, kMaxDurationMs).value_or(s.backoff.max_ms);
+    s.backoff.jitter = bf.number("jitter", 0.0, 1.0).value_or(s.backoff.jitter);
+    if (!bf.status().is_ok()) return bf.status();
+  }
+  s.lease_ms = f.integer("lease_ms", 1, 24LL * 3600 * 1000).value_or(kDefaultLeaseMs);
+  const auto ttl = f.integer("ttl_ms", 1, kMaxDurationMs);
+  const auto deadline = f.string("deadline", 64);
+  if (ttl && deadline) f.fail("give " + f.name("ttl_ms") + " or " + f.name("deadline") + ", not both");
+  if (ttl) s.deadline = now + *ttl;
+  if (deadline) {
+    s.deadline = parse_rfc3339(*deadline);
+    if (!s.deadline) f.fail(f.name("deadline") + " must be an RFC 3339 time");
+  }
+  if (auto key = f.string("idempotency_key", 256)) {
+    if (key->empty()) f.fail(f.name("idempotency_key") + " must not be empty");
+    s.idempotency_key = std::move(*key);
+  }
+  if (const json::array* tags = f.array("tags")) {
+    if (tags->size() > 32) f.fail(f.name("tags") + " may hold at most 32 tags");
+    for (const auto& t : *tags) {
+      if (!t.is_string() || t.get_string().empty() || t.get_string().size() > 128) {
+        f.fail(f.name("tags") + " must be strings of 1 to 128 bytes");
+        break;
+      }
+      s.tags.emplace_back(t.get_string());
+    }
+  }
+  if (f.raw("callback_url")) f.fail(f.name("callback_url") + " is not supported yet");
+  if (!f.status().is_ok()) return f.status();
+  return s;
+}
+
+}  // namespace errand::api

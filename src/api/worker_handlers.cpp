@@ -1,0 +1,231 @@
+// Workers: lease (long poll), ack, fail, heartbeat, batch acks.
+#include <boost/json/serialize.hpp>
+
+#include "api/documents.hpp"
+#include "api/handlers.hpp"
+#include "api/json_body.hpp"
+#include "core/queue_name.hpp"
+#include "engine/waiter_registry.hpp"
+
+namespace errand::api {
+namespace {
+
+constexpr std::int64_t kMaxLeaseMs = 24LL * 3600 * 1000;
+constexpr std::size_t kMaxLeaseQueues = 100;
+constexpr std::int64_t kMaxLeaseBatch = 1000;
+
+// The object body of a worker call, or an error response.
+Result<json::value> object_body(const http::Request& req) {
+  auto body = parse_json_body(req);
+  if (!body) return body.status();
+  if (!body->is_object()) return invalid_argument("the body must be a JSON object");
+  return body;
+}
+
+Result<std::string> result_of(Fields& f, const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  std::string text = v ? json::serialize(*v) : "null";
+  if (text.size() > kMaxPayloadBytes) {
+    return too_large(f.name(name) + " is " + std::to_string(text.size()) + " bytes; the limit is " +
+                     std::to_string(kMaxPayloadBytes));
+  }
+  return text;
+}
+
+Result<LeaseSpec> parse_lease(const json::object& o, const http::Request& req) {
+  Fields f(o);
+  f.only({"queues", "worker", "max", "lease_ms"});
+  LeaseSpec spec;
+  const json::array* queues = f.array("queues");
+  if (!f.status().is_ok()) return f.status();
+  if (!queues || queues->empty()) return invalid_argument("queues must be a non-empty array of queue names");
+  if (queues->size() > kMaxLeaseQueues) {
+    return invalid_argument("queues may name at most " + std::to_string(kMaxLeaseQueues) + " queues");
+  }
+  for (const auto& q : *queues) {
+    if (!q.is_string() || !is_valid_queue_name(q.get_string())) {
+      return invalid_argument("queues must hold valid queue names; " + json::serialize(q) + " is not one");
+    }
+    spec.queues.emplace_back(q.get_string());
+  }
+  spec.worker = f.string("worker", 256).value_or(req.remote.empty() ? "anonymous" : req.remote);
+  spec.max = static_cast<int>(f.integer("max", 1, kMaxLeaseBatch).value_or(1));
+  spec.lease_ms = f.integer("lease_ms", 1, kMaxLeaseMs);
+  if (!f.status().is_ok()) return f.status();
+  return spec;
+}
+
+std::string lease_token_of(Fields& f) {
+  auto lease = f.string("lease", 256);
+  if (f.status().is_ok() && !lease) f.fail("lease is required: the token from POST /v1/leases");
+  return lease.value_or("");
+}
+
+}  // namespace
+
+Reply lease_jobs(State& s, http::Request& req) {
+  auto body = object_body(req);
+  if (!body) co_return error_response(body.status());
+  auto spec = parse_lease(body->get_object(), req);
+  if (!spec) co_return error_response(spec.status());
+  if (s.draining) co_return error_response(unavailable("the server is shutting down; lease elsewhere"));
+  const auto deadline = Clock::now() + requested_wait(s, req);
+  std::vector<std::string> topics;
+  for (const auto& q : spec->queues) topics.push_back(queue_topic(q));
+  for (;;) {
+    auto signal = co_await Signal::make();
+    const auto sub = s.broker.waiters().subscribe(topics, [signal] { signal->fire(); });
+    auto jobs = co_await await_result<std::vector<JobView>>(
+        [&](auto cb) { s.broker.lease(*spec, std::move(cb)); });
+    const bool done = !jobs || !jobs->empty() || s.draining || Clock::now() >= deadline;
+    if (!done) co_await signal->wait(deadline);
+    s.broker.waiters().unsubscribe(sub);
+    if (done) {
+      // A wake-up meant for one ready job may have reached this request after
+      // its lease was already decided: hand it on so the job is not stranded.
+      if (signal->fired()) {
+        for (const auto& t : topics) s.broker.waiters().notify_some(t, 1);
+      }
+      if (!jobs) co_return error_response(jobs.status());
+      std::string out = "{\"jobs\":[";
+      for (std::size_t i = 0; i < jobs->size(); ++i) {
+        if (i) out += ',';
+        out += leased_job_document((*jobs)[i]);
+      }
+      co_return json_response(200, out + "]}");
+    }
+  }
+}
+
+Reply ack_job(State& s, http::Request& req, const JobId& id) {
+  auto body = object_body(req);
+  if (!body) co_return error_response(body.status());
+  const json::object& o = body->get_object();
+  Fields f(o);
+  f.only({"lease", "result"});
+  AckSpec spec{id, lease_token_of(f), {}};
+  if (!f.status().is_ok()) co_return error_response(f.status());
+  auto result = result_of(f, o, "result");
+  if (!result) co_return error_response(result.status());
+  spec.result_json = std::move(result.value());
+  auto state = co_await await_result<JobState>([&](auto cb) { s.broker.ack(std::move(spec), std::move(cb)); });
+  if (!state) co_return error_response(state.status());
+  co_return json_response(200, "{\"state\":\"" + std::string(to_string(*state)) + "\"}");
+}
+
+Reply fail_job(State& s, http::Request& req, const JobId& id) {
+  auto body = object_body(req);
+  if (!body) co_return error_response(body.status());
+  Fields f(body->get_object());
+  f.only({"lease", "error", "retry", "retry_in_ms"});
+  FailSpec spec;
+  spec.id = id;
+  spec.lease = lease_token_of(f);
+  if (const json::object* e = f.object("error")) {
+    Fields ef(*e, "error.");
+    ef.only({"message", "type", "detail"});
+    spec.error.message = ef.string("message", 64 * 1024).value_or("");
+    spec.error.type = ef.string("type", 256).value_or("error");
+    spec.error.detail = ef.string("detail", 64 * 1024).value_or("");
+    if (!ef.status().is_ok()) co_return error_response(ef.status());
+  }
+  if (spec.error.message.empty()) spec.error.message = "the worker reported a failure";
+  if (spec.error.type.empty()) spec.error.type = "error";
+  spec.retry = f.boolean("retry").value_or(true);
+  spec.retry_in_ms = f.integer("retry_in_ms", 0, 365LL * 24 * 3600 * 1000);
+  if (!f.status().is_ok()) co_return error_response(f.status());
+  auto out = co_await await_result<FailOutcome>([&](auto cb) { s.broker.fail(std::move(spec), std::move(cb)); });
+  if (!out) co_return error_response(out.status());
+  std::string resp = "{\"state\":\"" + std::string(to_string(out->state)) + "\",\"run_at\":" +
+                     (out->run_at ? "\"" + format_rfc3339(*out->run_at) + "\"" : std::string("null")) + "}";
+  co_return json_response(200, resp);
+}
+
+Reply heartbeat_job(State& s, http::Request& req, const JobId& id) {
+  auto body = object_body(req);
+  if (!body) co_return error_response(body.status());
+  Fields f(body->get_object());
+  f.only({"lease", "lease_ms", "progress"});
+  HeartbeatSpec spec;
+  spec.id = id;
+  spec.lease = lease_token_of(f);
+  spec.lease_ms = f.integer("lease_ms", 1, kMaxLeaseMs);
+  if (const json::object* p = f.object("progress")) {
+    Fields pf(*p, "progress.");
+    pf.only({"percent", "message", "data"});
+    const auto percent = pf.number("percent", 0, 100);
+    const auto message = pf.string("message", 4096);
+    if (!pf.status().is_ok()) co_return error_response(pf.status());
+    const json::value* data = p->if_contains("data");
+    json::object norm;
+    norm["percent"] = percent ? json::value(*percent) : json::value(nullptr);
+    norm["message"] = message ? json::value(*message) : json::value(nullptr);
+    norm["data"] = data ? *data : json::value(nullptr);
+    spec.progress_json = json::serialize(norm);
+    if (spec.progress_json.size() > kMaxPayloadBytes) co_return error_response(too_large("progress is too large"));
+  }
+  if (!f.status().is_ok()) co_return error_response(f.status());
+  auto out = co_await await_result<HeartbeatOutcome>(
+      [&](auto cb) { s.broker.heartbeat(std::move(spec), std::move(cb)); });
+  if (!out) co_return error_response(out.status());
+  co_return json_response(200, "{\"lease_expires_at\":\"" + format_rfc3339(out->lease_expires_at) +
+                                   "\",\"cancel_requested\":" + (out->cancel_requested ? "true" : "false") + "}");
+}
+
+Reply ack_batch(State& s, http::Request& req) {
+  auto body = object_body(req);
+  if (!body) co_return error_response(body.status());
+  const json::value* acks = body->get_object().if_contains("acks");
+  if (!acks || !acks->is_array()) co_return error_response(invalid_argument("the body must be {\"acks\": [...]}"));
+  const json::array& arr = acks->get_array();
+  if (arr.size() > 1000) co_return error_response(too_large("at most 1000 acks per request"));
+  // Validate everything first; then issue every ack at once so they share a commit.
+  std::vector<AckSpec> specs;
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    if (!arr[i].is_object()) co_return error_response(invalid_argument("acks[" + std::to_string(i) + "] must be an object"));
+    const json::object& o = arr[i].get_object();
+    Fields f(o, "acks[" + std::to_string(i) + "].");
+    f.only({"id", "lease", "result"});
+    auto id_text = f.string("id", 64);
+    AckSpec spec;
+    spec.lease = lease_token_of(f);
+    if (!f.status().is_ok()) co_return error_response(f.status());
+    auto id = id_text ? JobId::parse(*id_text) : std::nullopt;
+    if (!id) co_return error_response(invalid_argument(f.name("id") + " must be a job id"));
+    spec.id = *id;
+    auto result = result_of(f, o, "result");
+    if (!result) co_return error_response(result.status());
+    spec.result_json = std::move(result.value());
+    specs.push_back(std::move(spec));
+  }
+  struct Gather {
+    std::vector<std::optional<Status>> results;
+    std::atomic<std::size_t> left;
+  };
+  auto signal = co_await Signal::make();
+  auto gather = std::make_shared<Gather>();
+  gather->results.resize(specs.size());
+  gather->left = specs.size();
+  std::vector<JobId> ids;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    ids.push_back(specs[i].id);
+    s.broker.ack(std::move(specs[i]), [gather, signal, i](Result<JobState> r) {
+      gather->results[i] = r.status();
+      if (--gather->left == 0) signal->fire();
+    });
+  }
+  if (!ids.empty()) co_await signal->wait(Clock::time_point::max());
+  std::string out = "{\"results\":[";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    const Status& st = *gather->results[i];
+    out += "{\"id\":\"" + ids[i].to_string() + "\",\"ok\":" + (st.is_ok() ? "true" : "false");
+    if (!st.is_ok()) {
+      out += ",\"status\":" + std::to_string(error_response(st).status) + ",\"detail\":" + quote(st.message());
+    }
+    out += "}";
+  }
+  co_return json_response(200, out + "]}");
+}
+
+}  // namespace errand::api

@@ -1,0 +1,122 @@
+#include "core/time.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace errand {
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int days_in_month(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : kDays[m - 1];
+}
+
+// Reads exactly `n` digits at `pos`.
+bool digits(std::string_view s, std::size_t& pos, int n, int& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (int i = 0; i < n; ++i) {
+    const char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + (c - '0');
+  }
+  pos += n;
+  return true;
+}
+
+bool expect(std::string_view s, std::size_t& pos, char a, char b = '\0') {
+  if (pos >= s.size() || (s[pos] != a && (b == '\0' || s[pos] != b))) return false;
+  ++pos;
+  return true;
+}
+
+}  // namespace
+
+Millis now_millis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string format_rfc3339(Millis t) {
+  const std::int64_t ms = ((t % 1000) + 1000) % 1000;
+  std::int64_t secs = (t - ms) / 1000;
+  std::int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  std::int64_t sod = secs - days * 86400;
+  // civil_from_days (Howard Hinnant).
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(y), m, d,
+                static_cast<int>(sod / 3600), static_cast<int>(sod % 3600 / 60),
+                static_cast<int>(sod % 60), static_cast<int>(ms));
+  return buf;
+}
+
+std::optional<Millis> parse_rfc3339(std::string_view s) {
+  std::size_t p = 0;
+  int year, month, day, hour, minute, second;
+  if (!digits(s, p, 4, year) || !expect(s, p, '-') || !digits(s, p, 2, month) ||
+      !expect(s, p, '-') || !digits(s, p, 2, day) || !expect(s, p, 'T', 't') ||
+      !digits(s, p, 2, hour) || !expect(s, p, ':') || !digits(s, p, 2, minute) ||
+      !expect(s, p, ':') || !digits(s, p, 2, second)) {
+    return std::nullopt;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+      minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  int millis = 0;
+  if (p < s.size() && s[p] == '.') {
+    ++p;
+    int n = 0;
+    while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
+      if (n < 3) millis = millis * 10 + (s[p] - '0');
+      ++n;
+      ++p;
+    }
+    if (n == 0) return std::nullopt;
+    for (int i = n; i < 3; ++i) millis *= 10;
+  }
+  int offset_minutes = 0;
+  if (p < s.size() && (s[p] == 'Z' || s[p] == 'z')) {
+    ++p;
+  } else if (p < s.size() && (s[p] == '+' || s[p] == '-')) {
+    const int sign = s[p] == '+' ? 1 : -1;
+    ++p;
+    int oh, om;
+    if (!digits(s, p, 2, oh) || !expect(s, p, ':') || !digits(s, p, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_minutes = sign * (oh * 60 + om);
+  } else {
+    return std::nullopt;
+  }
+  if (p != s.size()) return std::nullopt;
+  if (second == 60) second = 59;  // a leap second is held at :59.999 rather than rejected
+  const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month),
+                                            static_cast<unsigned>(day));
+  const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  return secs * 1000 + millis;
+}
+
+}  // namespace errand

@@ -1,0 +1,150 @@
+// Broker: the queue semantics of SPEC §1–3 as one backend-neutral interface.
+//
+// The embedded store (store/embedded) implements it today; a PostgreSQL store
+// will later. Every operation is asynchronous: it calls `done` exactly once,
+// from any thread, after the change is durable (for writes) or the answer is
+// read (for reads). Operations map onto single SQL statements or RocksDB
+// write batches, so both backends can keep the same contract.
+//
+// Thread-safe: every method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/job.hpp"
+#include "core/status.hpp"
+
+namespace errand {
+
+class WaiterRegistry;
+
+template <typename T>
+using Callback = std::function<void(Result<T>)>;
+
+struct Empty {};
+
+// A job with its payload and result: what GET /v1/jobs/{id} shows.
+struct JobView {
+  JobRecord record;
+  std::string payload_json;
+  std::string result_json;  // empty when there is no result
+};
+
+struct SubmitSpec {
+  std::string queue;
+  std::string payload_json;  // validated JSON text, stored as received
+  int priority = 0;
+  std::optional<Millis> run_at;  // absolute; from delay_ms or run_at
+  int max_attempts = kDefaultMaxAttempts;
+  Backoff backoff;
+  std::int64_t lease_ms = kDefaultLeaseMs;
+  std::optional<Millis> deadline;  // absolute; from ttl_ms or deadline
+  std::string idempotency_key;
+  std::vector<std::string> tags;
+  std::string traceparent;
+};
+
+struct SubmitOutcome {
+  JobView job;
+  bool replayed = false;  // an idempotency key matched an existing job
+};
+
+struct LeaseSpec {
+  std::vector<std::string> queues;  // strict priority: earlier queues first
+  std::string worker;
+  int max = 1;
+  std::optional<std::int64_t> lease_ms;  // overrides the jobs' own lease_ms
+};
+
+struct AckSpec {
+  JobId id;
+  std::string lease;
+  std::string result_json;  // "null" when the worker sent none
+};
+
+struct FailSpec {
+  JobId id;
+  std::string lease;
+  JobError error;  // attempt is filled in by the broker
+  bool retry = true;
+  std::optional<std::int64_t> retry_in_ms;
+};
+
+struct FailOutcome {
+  JobState state;
+  std::optional<Millis> run_at;  // set when the job will run again
+};
+
+struct HeartbeatSpec {
+  JobId id;
+  std::string lease;
+  std::optional<std::int64_t> lease_ms;
+  std::string progress_json;  // normalised {"percent","message","data"}; empty: none
+};
+
+struct HeartbeatOutcome {
+  Millis lease_expires_at;
+  bool cancel_requested;
+};
+
+struct QueueStats {
+  std::string name;
+  bool paused = false;
+  std::int64_t counts[kJobStateCount] = {};
+  std::optional<std::int64_t> oldest_queued_ms;
+  std::int64_t enqueued_total = 0;
+  std::int64_t succeeded_total = 0;
+  std::int64_t failed_total = 0;
+};
+
+struct ListSpec {
+  std::optional<std::string> queue;
+  std::optional<JobState> state;
+  int limit = 50;
+  std::optional<JobId> before;  // cursor: only jobs older than this id
+};
+
+struct JobPage {
+  std::vector<JobView> jobs;  // newest first
+  std::optional<JobId> next;  // cursor for the following page
+};
+
+class Broker {
+ public:
+  virtual ~Broker() = default;
+
+  // All or nothing: either every job is stored (or replayed) or none is.
+  virtual void submit(std::vector<SubmitSpec> jobs, Callback<std::vector<SubmitOutcome>> done) = 0;
+  // Leases up to spec.max ready jobs; an empty list when none is ready. Does
+  // not wait: callers wait on the queue topics of waiters() and call again.
+  virtual void lease(LeaseSpec spec, Callback<std::vector<JobView>> done) = 0;
+  virtual void ack(AckSpec spec, Callback<JobState> done) = 0;
+  virtual void fail(FailSpec spec, Callback<FailOutcome> done) = 0;
+  virtual void heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) = 0;
+  virtual void cancel(JobId id, Callback<JobView> done) = 0;
+  virtual void retry(JobId id, Callback<JobView> done) = 0;
+  virtual void discard(JobId id, Callback<Empty> done) = 0;
+  virtual void set_paused(std::string queue, bool paused, Callback<QueueStats> done) = 0;
+
+  virtual void get(JobId id, Callback<JobView> done) = 0;
+  // Timeline events with seq > after_seq, oldest first.
+  virtual void timeline(JobId id, std::uint32_t after_seq,
+                        Callback<std::vector<TimelineEvent>> done) = 0;
+  virtual void list(ListSpec spec, Callback<JobPage> done) = 0;
+  virtual void queues(Callback<std::vector<QueueStats>> done) = 0;
+  virtual void queue(std::string name, Callback<QueueStats> done) = 0;
+
+  // Who is waiting on what. The broker notifies job_topic(id) after every
+  // durable change of a job, and queue_topic(q) when jobs become ready in q.
+  virtual WaiterRegistry& waiters() = 0;
+  // False once the store cannot write (disk failure): /readyz reports it.
+  virtual bool healthy() const = 0;
+  // Finishes pending writes and stops background work. Idempotent.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace errand

@@ -1,0 +1,38 @@
+#include "engine/timeline.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+namespace errand {
+
+std::string json_member(std::string_view name, std::string_view value) {
+  std::string out = "\"";
+  out += name;
+  out += "\":";
+  out += boost::json::serialize(boost::json::string(value));
+  return out;
+}
+
+std::string error_json(const JobError& e) {
+  return "{" + json_member("message", e.message) + "," + json_member("type", e.type) + "," +
+         json_member("detail", e.detail) + ",\"attempt\":" + std::to_string(e.attempt) + "}";
+}
+
+std::string error_member(const JobError& e) { return "\"error\":" + error_json(e); }
+
+TimelineEvent next_event(JobRecord& rec, Millis at, std::string_view type,
+                         std::string_view fields_json) {
+  TimelineEvent ev;
+  ev.seq = ++rec.timeline_seq;
+  ev.type = std::string(type);
+  ev.json = "{\"seq\":" + std::to_string(ev.seq) + ",\"at\":\"" + format_rfc3339(at) +
+            "\",\"type\":\"" + ev.type + "\"";
+  if (!fields_json.empty()) {
+    ev.json += ",";
+    ev.json += fields_json;
+  }
+  ev.json += "}";
+  return ev;
+}
+
+}  // namespace errand

@@ -1,0 +1,25 @@
+// Builds timeline events (SPEC §1 "Timeline") as the JSON objects clients see.
+// Shared by every store so that both write the same event shapes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/job.hpp"
+
+namespace errand {
+
+// Appends the next event of `type` to `rec` (bumps rec.timeline_seq) and
+// returns it. `fields_json` holds extra members without braces, e.g.
+// R"("worker":"w1","attempt":1)", or is empty.
+TimelineEvent next_event(JobRecord& rec, Millis at, std::string_view type,
+                         std::string_view fields_json = {});
+
+// `"name":<json string>` for building fields_json.
+std::string json_member(std::string_view name, std::string_view value);
+// `"error":{"message","type","detail","attempt"}`
+std::string error_member(const JobError& e);
+// `error` as a JSON object.
+std::string error_json(const JobError& e);
+
+}  // namespace errand

@@ -1,0 +1,26 @@
+// `errand serve`: wires the embedded store, the API and the HTTP server, runs
+// them on an io_context with one thread per core, and drains on SIGTERM or
+// SIGINT (SPEC §4).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "store/embedded/group_commit.hpp"
+
+namespace errand::server {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:7400";
+  std::string data_dir = "./errand-data";
+  embedded::Durability durability = embedded::Durability::kFsync;
+  std::chrono::milliseconds max_wait{60'000};
+  std::size_t max_connections = 10'000;
+  int threads = 0;  // 0: one per core
+  std::chrono::milliseconds drain_grace{10'000};
+};
+
+// Runs until a signal asks it to stop. Returns the process exit code.
+int serve(const ServeOptions& options);
+
+}  // namespace errand::server

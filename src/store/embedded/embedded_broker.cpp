@@ -1,0 +1,753 @@
+#include "store/embedded/embedded_broker.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <atomic>
+#include <map>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/fingerprint.hpp"
+#include "engine/timeline.hpp"
+#include "engine/waiter_registry.hpp"
+#include "store/embedded/job_index.hpp"
+#include "store/embedded/record_codec.hpp"
+
+namespace errand::embedded {
+namespace {
+
+// Column families, one per kind of record (docs/storage-format.md).
+enum Cf { kJobs, kPayloads, kResults, kTimeline, kQueues, kCfCount };
+const char* const kCfNames[kCfCount] = {"jobs", "payloads", "results", "timeline", "queues"};
+
+Status lease_lost(const JobId& id) {
+  return conflict("the lease on job " + id.to_string() +
+                  " is not held by this token (expired, released or never granted)");
+}
+
+Status job_not_found(const JobId& id) { return not_found("no job " + id.to_string()); }
+
+// The writes and notifications of one change, applied together once the
+// change is durable.
+class Change {
+ public:
+  void put(Cf cf, std::string key, std::string value) {
+    puts_.push_back({cf, std::move(key), std::move(value)});
+  }
+  void del(Cf cf, std::string key) { dels_.push_back({cf, std::move(key)}); }
+  void put_job(const JobRecord& r) { put(kJobs, std::string(r.id.raw()), encode_job(r)); }
+  void put_queue(const QueueState& q) { put(kQueues, q.name, encode_queue(q)); }
+  void event(JobRecord& r, Millis at, std::string_view type, std::string_view fields = {}) {
+    TimelineEvent ev = next_event(r, at, type, fields);
+    put(kTimeline, timeline_key(r.id, ev.seq), std::move(ev.json));
+    if (ev.seq > kTimelineLimit) del(kTimeline, timeline_key(r.id, ev.seq - kTimelineLimit));
+    touched(r.id);
+  }
+  void purge(const JobId& id) {
+    const std::string raw(id.raw());
+    dels_.push_back({kJobs, raw});
+    dels_.push_back({kPayloads, raw});
+    dels_.push_back({kResults, raw});
+    ranges_.push_back({timeline_key(id, 0), timeline_key(id, 0xffffffffu)});
+    touched(id);
+  }
+  void touched(const JobId& id) { job_topics_.push_back(job_topic(id)); }
+  void ready(const std::string& queue, std::size_t n = 1) { ready_.emplace_back(queue, n); }
+  bool empty() const { return puts_.empty() && dels_.empty() && ranges_.empty(); }
+
+  void fill(rocksdb::WriteBatch& wb, rocksdb::ColumnFamilyHandle* const* cfs) const {
+    for (const auto& p : puts_) wb.Put(cfs[p.cf], p.key, p.value);
+    for (const auto& d : dels_) wb.Delete(cfs[d.cf], d.key);
+    for (const auto& r : ranges_) wb.DeleteRange(cfs[kTimeline], r.first, r.second);
+  }
+  void publish(WaiterRegistry& waiters) const {
+    for (const auto& t : job_topics_) waiters.notify_all(t);
+    for (const auto& [q, n] : ready_) waiters.notify_some(queue_topic(q), n);
+  }
+
+ private:
+  struct Put {
+    Cf cf;
+    std::string key, value;
+  };
+  struct Del {
+    Cf cf;
+    std::string key;
+  };
+  std::vector<Put> puts_;
+  std::vector<Del> dels_;
+  std::vector<std::pair<std::string, std::string>> ranges_;
+  std::vector<std::string> job_topics_;
+  std::vector<std::pair<std::string, std::size_t>> ready_;
+};
+
+class EmbeddedBroker final : public Broker {
+ public:
+  EmbeddedBroker(const EmbeddedOptions& options, std::unique_ptr<rocksdb::DB> db,
+                 std::vector<rocksdb::ColumnFamilyHandle*> cfs)
+      : options_(options),
+        db_(std::move(db)),
+        cfs_(std::move(cfs)),
+        index_(options.retention_ms),
+        committer_(db_.get(), options.durability),
+        rng_(std::random_device{}()) {}
+
+  ~EmbeddedBroker() override {
+    shutdown();
+    for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
+  }
+
+  Status recover();
+  void start_timers() {
+    timer_thread_ = std::thread([this] { run_timers(); });
+  }
+
+  void submit(std::vector<SubmitSpec> jobs, Callback<std::vector<SubmitOutcome>> done) override;
+  void lease(LeaseSpec spec, Callback<std::vector<JobView>> done) override;
+  void ack(AckSpec spec, Callback<JobState> done) override;
+  void fail(FailSpec spec, Callback<FailOutcome> done) override;
+  void heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) override;
+  void cancel(JobId id, Callback<JobView> done) override;
+  void retry(JobId id, Callback<JobView> done) override;
+  void discard(JobId id, Callback<Empty> done) override;
+  void set_paused(std::string queue, bool paused, Callback<QueueStats> done) override;
+  void get(JobId id, Callback<JobView> done) override { done(read_job(id)); }
+  void timeline(JobId id, std::uint32_t after_seq,
+                Callback<std::vector<TimelineEvent>> done) override;
+  void list(ListSpec spec, Callback<JobPage> done) override;
+  void queues(Callback<std::vector<QueueStats>> done) override;
+  void queue(std::string name, Callback<QueueStats> done) override;
+  WaiterRegistry& waiters() override { return waiters_; }
+  bool healthy() const override { return healthy_.load(); }
+  void shutdown() override;
+
+ private:
+  // Appends `change` to the group commit; `then` runs once it is durable (or
+  // failed). REQUIRES: mutex_ held, so that commit order is change order.
+  void commit(Change change, std::function<void(const Status&)> then);
+  Result<JobView> read_job(const JobId& id);
+  std::string read_value(Cf cf, const JobId& id);
+  QueueStats stats_of(const QueueState& q, Millis now) const;
+  std::string new_lease_token();
+  double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
+  // A failed attempt (worker fail or lease expiry): retry, fail or cancel.
+  // REQUIRES: mutex_ held, r.state == running.
+  FailOutcome fail_attempt(JobRecord& r, JobError error, bool retry,
+                           std::optional<std::int64_t> retry_in_ms, Millis now, Change& c);
+  void expire(JobRecord& r, Millis now, Change& c);
+  void run_timers();
+  void wake_timers_if_earlier();
+
+  EmbeddedOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  std::mutex mutex_;
+  JobIndex index_;                        // GUARDED_BY(mutex_)
+  UuidV7Generator ids_;                   // GUARDED_BY(mutex_)
+  GroupCommitter committer_;
+  std::mt19937_64 rng_;                   // GUARDED_BY(mutex_)
+  WaiterRegistry waiters_;
+  std::atomic<bool> healthy_{true};
+  std::condition_variable timer_wake_;    // waits on mutex_
+  std::optional<Millis> timer_sleep_until_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;                 // GUARDED_BY(mutex_)
+  std::thread timer_thread_;
+};
+
+Status EmbeddedBroker::recover() {
+  std::lock_guard lock(mutex_);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kQueues]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    QueueState& q = index_.queue(it->key().ToString());
+    if (!decode_queue(it->value().ToStringView(), q)) {
+      return {Code::kInternal, "unreadable queue record " + it->key().ToString()};
+    }
+  }
+  it.reset(db_->NewIterator({}, cfs_[kJobs]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto rec = decode_job(it->value().ToStringView());
+    if (!rec) return {Code::kInternal, "unreadable job record; was it written by a newer errand?"};
+    index_.insert(std::move(*rec));
+  }
+  return it->status().ok() ? Status::ok() : unavailable(it->status().ToString());
+}
+
+void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> then) {
+  wake_timers_if_earlier();
+  auto shared = std::make_shared<Change>(std::move(change));
+  committer_.append([&](rocksdb::WriteBatch& wb) { shared->fill(wb, cfs_.data()); },
+                    [this, shared, then = std::move(then)](const Status& s) {
+                      if (s.is_ok()) {
+                        shared->publish(waiters_);
+                      } else {
+                        healthy_ = false;
+                      }
+                      then(s);
+                    });
+}
+
+std::string EmbeddedBroker::new_lease_token() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string t;
+  for (int i = 0; i < 2; ++i) {
+    std::uint64_t r = rng_();
+    for (int j = 0; j < 16; ++j, r >>= 4) t.push_back(kHex[r & 0xf]);
+  }
+  return t;
+}
+
+void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
+                            Callback<std::vector<SubmitOutcome>> done) {
+  std::unique_lock lock(mutex_);
+  const Millis now = now_millis();
+  // Check every idempotency key first: the batch is all or nothing. A key
+  // repeated inside the batch must carry the same payload too.
+  std::vector<JobRecord*> existing(specs.size(), nullptr);
+  std::map<std::pair<std::string_view, std::string_view>, std::uint64_t> batch_keys;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const SubmitSpec& s = specs[i];
+    if (s.idempotency_key.empty()) continue;
+    const std::uint64_t hash = fingerprint(s.payload_json);
+    JobRecord* r = index_.find_by_key(s.queue, s.idempotency_key);
+    auto [seen, fresh] = batch_keys.try_emplace({s.queue, s.idempotency_key}, hash);
+    if ((r && r->payload_hash != hash) || (!fresh && seen->second != hash)) {
+      lock.unlock();
+      std::string where = specs.size() > 1 ? " (job " + std::to_string(i) + ")" : "";
+      return done(conflict("idempotency key '" + s.idempotency_key +
+                           "' is already used with a different payload" + where));
+    }
+    existing[i] = r;
+  }
+  Change c;
+  std::vector<SubmitOutcome> out(specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    SubmitSpec& s = specs[i];
+    if (!existing[i] && !s.idempotency_key.empty()) {
+      existing[i] = index_.find_by_key(s.queue, s.idempotency_key);  // made earlier in this batch
+    }
+    if (existing[i]) {
+      out[i].job.record = *existing[i];
+      out[i].job.payload_json = std::move(s.payload_json);
+      out[i].replayed = true;
+      continue;
+    }
+    JobRecord r;
+    r.id = ids_.next(now);
+    r.queue = s.queue;
+    r.priority = s.priority;
+    r.max_attempts = s.max_attempts;
+    r.backoff = s.backoff;
+    r.lease_ms = s.lease_ms;
+    r.created_at = now;
+    r.run_at = s.run_at && *s.run_at > now ? *s.run_at : now;
+    r.state = r.run_at > now ? JobState::kScheduled : JobState::kQueued;
+    r.deadline = s.deadline;
+    r.idempotency_key = s.idempotency_key;
+    r.tags = std::move(s.tags);
+    r.traceparent = std::move(s.traceparent);
+    r.payload_hash = fingerprint(s.payload_json);
+    c.event(r, now, "enqueued",
+            json_member("queue", r.queue) + ",\"priority\":" + std::to_string(r.priority));
+    if (r.state == JobState::kScheduled) {
+      c.event(r, now, "scheduled", json_member("run_at", format_rfc3339(r.run_at)));
+    } else {
+      c.ready(r.queue);
+    }
+    QueueState& q = index_.queue(r.queue);
+    ++q.enqueued_total;
+    c.put_queue(q);
+    c.put(kPayloads, std::string(r.id.raw()), s.payload_json);
+    c.put_job(r);
+    out[i].job.record = index_.insert(std::move(r));
+    out[i].job.payload_json = std::move(s.payload_json);
+  }
+  commit(std::move(c), [this, out = std::move(out), done = std::move(done)](const Status& s) mutable {
+    if (!s.is_ok()) return done(s);
+    for (auto& o : out) {
+      if (o.replayed && is_terminal(o.job.record.state)) {
+        o.job.result_json = read_value(kResults, o.job.record.id);
+      }
+    }
+    done(std::move(out));
+  });
+}
+
+void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) {
+  std::unique_lock lock(mutex_);
+  const Millis now = now_millis();
+  Change c;
+  std::vector<JobView> leased;
+  for (const auto& name : spec.queues) {
+    QueueState* q = index_.find_queue(name);
+    if (!q || q->paused) continue;
+    while (static_cast<int>(leased.size()) < spec.max) {
+      JobRecord* r = index_.first_ready(*q);
+      if (!r) break;
+      if (r->deadline && *r->deadline <= now) {
+        expire(*r, now, c);  // its timer has not run yet; never deliver it late
+        continue;
+      }
+      const std::int64_t lease_ms = spec.lease_ms.value_or(r->lease_ms);
+      index_.update(*r, [&](JobRecord& j) {
+        j.state = JobState::kRunning;
+        ++j.attempt;
+        j.started_at = now;
+        j.worker = spec.worker;
+        j.lease_token = new_lease_token();
+        j.lease_expires_at = now + lease_ms;
+      });
+      c.event(*r, now, "leased",
+              json_member("worker", r->worker) + ",\"attempt\":" + std::to_string(r->attempt) +
+                  "," + json_member("lease_expires_at", format_rfc3339(*r->lease_expires_at)));
+      c.put_job(*r);
+      leased.push_back(JobView{*r, {}, {}});
+    }
+    // Wake-ups are handed out one per ready job; a lease that stopped at
+    // `max` passes the wake-up on so the jobs it left are not stranded.
+    if (!q->ready.empty()) c.ready(q->name);
+    if (static_cast<int>(leased.size()) >= spec.max) break;
+  }
+  if (c.empty()) {
+    lock.unlock();
+    return done(std::move(leased));
+  }
+  commit(std::move(c), [this, leased = std::move(leased), done = std::move(done)](
+                           const Status& s) mutable {
+    if (!s.is_ok()) return done(s);
+    // Read after the commit: the submit that wrote a payload may have been
+    // in this very group.
+    for (auto& j : leased) j.payload_json = read_value(kPayloads, j.record.id);
+    done(std::move(leased));
+  });
+}
+
+void EmbeddedBroker::ack(AckSpec spec, Callback<JobState> done) {
+  std::unique_lock lock(mutex_);
+  const Millis now = now_millis();
+  JobRecord* r = index_.find(spec.id);
+  if (!r) return lock.unlock(), done(job_not_found(spec.id));
+  if (r->state != JobState::kRunning || r->lease_token != spec.lease) {
+    return lock.unlock(), done(lease_lost(spec.id));
+  }
+  Change c;
+  index_.update(*r, [&](JobRecord& j) {
+    j.state = JobState::kSucceeded;
+    j.finished_at = now;
+    j.lease_token.clear();
+    j.lease_expires_at.reset();
+  });
+  QueueState& q = index_.queue(r->queue);
+  ++q.succeeded_total;
+  c.put_queue(q);
+  c.event(*r, now, "succeeded",
+          "\"attempt\":" + std::to_string(r->attempt) + "," + json_member("worker", r->worker));
+  c.put(kResults, std::string(r->id.raw()), std::move(spec.result_json));
+  c.put_job(*r);
+  commit(std::move(c), [done = std::move(done)](const Status& s) {
+    if (!s.is_ok()) return done(s);
+    done(JobState::kSucceeded);
+  });
+}
+
+FailOutcome EmbeddedBroker::fail_attempt(JobRecord& r, JobError error, bool retry,
+                                         std::optional<std::int64_t> retry_in_ms, Millis now,
+                                         Change& c) {
+  error.attempt = r.attempt;
+  c.event(r, now, "failed_attempt",
+          "\"attempt\":" + std::to_string(r.attempt) + "," + json_member("worker", r.worker) +
+              "," + error_member(error));
+  FailOutcome out{};
+  QueueState& q = index_.queue(r.queue);
+  if (r.cancel_requested) {
+    // The worker gave up on a job whose cancellation was asked for: honour
+    // the cancellation rather than retrying.
+    index_.update(r, [&](JobRecord& j) {
+      j.state = JobState::kCancelled;
+      j.finished_at = now;
+      j.error = error;
+      j.lease_token.clear();
+      j.lease_expires_at.reset();
+    });
+    c.event(r, now, "cancelled");
+    out.state = JobState::kCancelled;
+  } else if (retry && r.attempt < r.max_attempts) {
+    const std::int64_t delay =
+        retry_in_ms.value_or(retry_delay_ms(r.backoff, r.attempt, unit_random()));
+    index_.update(r, [&](JobRecord& j) {
+      j.state = delay > 0 ? JobState::kScheduled : JobState::kQueued;
+      j.run_at = now + delay;
+      j.error = error;
+      j.lease_token.clear();
+      j.lease_expires_at.reset();
+    });
+    if (r.state == JobState::kScheduled) {
+      c.event(r, now, "scheduled", json_member("run_at", format_rfc3339(r.run_at)));
+    } else {
+      c.ready(r.queue);
+    }
+    out.state = r.state;
+    out.run_at = r.run_at;
+  } else {
+    index_.update(r, [&](JobRecord& j) {
+      j.state = JobState::kFailed;
+      j.finished_at = now;
+      j.error = error;
+      j.lease_token.clear();
+      j.lease_expires_at.reset();
+    });
+    ++q.failed_total;
+    c.put_queue(q);
+    c.event(r, now, "failed", "\"attempt\":" + std::to_string(r.attempt) + "," + error_member(error));
+    out.state = JobState::kFailed;
+  }
+  c.put_job(r);
+  return out;
+}
+
+void EmbeddedBroker::fail(FailSpec spec, Callback<FailOutcome> done) {
+  std::unique_lock lock(mutex_);
+  const Millis now = now_millis();
+  JobRecord* r = index_.find(spec.id);
+  if (!r) return lock.unlock(), done(job_not_found(spec.id));
+  if (r->state != JobState::kRunning || r->lease_token != spec.lease) {
+    return lock.unlock(), done(lease_lost(spec.id));
+  }
+  Change c;
+  FailOutcome out = fail_attempt(*r, std::move(spec.error), spec.retry, spec.retry_in_ms, now, c);
+  commit(std::move(c), [out, done = std::move(done)](const Status& s) {
+    if (!s.is_ok()) return done(s);
+    done(out);
+  });
+}
+
+void EmbeddedBroker::heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) {
+  std::unique_lock lock(mutex_);
+  const Millis now = now_millis();
+  JobRecord* r = index_.find(spec.id);
+  if (!r) return lock.unlock(), done(job_not_found(spec.id));
+  if (r->state != JobState::kRunning || r->lease_token != spec.lease) {
+    return lock.unlock(), done(lease_lost(spec.id));
+  }
+  Change c;
+  index_.update(*r, [&](JobRecord& j) {
+    j.lease_expires_at = now + spec.lease_ms.value_or(j.lease_ms);
+    if (!spec.progress_json.empty()) j.progress_json = spec.progress_json;
+  });
+  if (!spec.progress_json.empty()) {
+    // The progress object's members become the event's fields.
+    c.event(*r, now, "progress", std::string_view(spec.progress_json).substr(1, spec.progress_json.size() - 2));
+  } else {
+    c.event(*r, now, "heartbeat",
+            json_member("lease_expires_at", format_rfc3339(*r->lease_expires_at)));
+  }
+  c.put_job(*r);
+  HeartbeatOutcome out{*r->lease_expires_at, r->cancel_requested};
+  commit(std::move(c), [out, done = std::move(done)](const Status& s) {
+    if (!s.is_ok()) return done(s);
+    done(out);
+  });
+}
+
+void EmbeddedBroker::cancel(JobId id, Callback<JobView> done) {
+  std::unique_lock lock(mutex_);
+  const Millis now = now_millis();
+  JobRecord* r = index_.find(id);
+  if (!r) return lock.unlock(), done(job_not_found(id));
+  if (is_terminal(r->state)) {
+    return lock.unlock(), done(conflict("job " + id.to_string() + " is already " +
+                                        std::string(to_string(r->state)) + "; it cannot be cancelled"));
+  }
+  Change c;
+  if (r->state == JobState::kRunning) {
+    if (!r->cancel_requested) {
+      index_.update(*r, [](JobRecord& j) { j.cancel_requested = true; });
+      c.event(*r, now, "cancel_requested");
+    }
+  } else {
+    index_.update(*r, [&](JobRecord& j) {
+      j.state = JobState::kCancelled;
+      j.finished_at = now;
+    });
+    c.event(*r, now, "cancelled");
+  }
+  c.put_job(*r);
+  commit(std::move(c), [this, id, done = std::move(done)](const Status& s) {
+    if (!s.is_ok()) return done(s);
+    done(read_job(id));
+  });
+}
+
+void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
+  std::unique_lock lock(mutex_);
+  const Millis now = now_millis();
+  JobRecord* r = index_.find(id);
+  if (!r) return lock.unlock(), done(job_not_found(id));
+  if (!next_state(r->state, Transition::kAdminRetry)) {
+    return lock.unlock(),
+           done(conflict("job " + id.to_string() + " is " + std::string(to_string(r->state)) +
+                         "; only failed, cancelled or expired jobs can be retried"));
+  }
+  Change c;
+  index_.update(*r, [&](JobRecord& j) {
+    j.state = JobState::kQueued;
+    j.attempt = 0;
+    j.run_at = now;
+    j.finished_at.reset();
+    j.cancel_requested = false;
+    j.deadline.reset();  // an operator who retries wants it to run, not to expire again
+  });
+  c.event(*r, now, "retried_by_admin");
+  c.ready(r->queue);
+  c.put_job(*r);
+  commit(std::move(c), [this, id, done = std::move(done)](const Status& s) {
+    if (!s.is_ok()) return done(s);
+    done(read_job(id));
+  });
+}
+
+void EmbeddedBroker::discard(JobId id, Callback<Empty> done) {
+  std::unique_lock lock(mutex_);
+  JobRecord* r = index_.find(id);
+  if (!r) return lock.unlock(), done(job_not_found(id));
+  if (!is_terminal(r->state)) {
+    return lock.unlock(), done(conflict("job " + id.to_string() + " is " +
+                                        std::string(to_string(r->state)) +
+                                        "; only finished jobs can be deleted (cancel it first)"));
+  }
+  Change c;
+  c.purge(id);
+  index_.erase(id);
+  commit(std::move(c), [done = std::move(done)](const Status& s) {
+    if (!s.is_ok()) return done(s);
+    done(Empty{});
+  });
+}
+
+void EmbeddedBroker::set_paused(std::string name, bool paused, Callback<QueueStats> done) {
+  std::unique_lock lock(mutex_);
+  QueueState& q = index_.queue(name);
+  q.paused = paused;
+  Change c;
+  c.put_queue(q);
+  if (!paused && !q.ready.empty()) c.ready(q.name, q.ready.size());
+  QueueStats stats = stats_of(q, now_millis());
+  commit(std::move(c), [stats, done = std::move(done)](const Status& s) {
+    if (!s.is_ok()) return done(s);
+    done(stats);
+  });
+}
+
+std::string EmbeddedBroker::read_value(Cf cf, const JobId& id) {
+  std::string value;
+  if (!db_->Get({}, cfs_[cf], id.raw(), &value).ok()) return {};
+  return value;
+}
+
+Result<JobView> EmbeddedBroker::read_job(const JobId& id) {
+  std::string meta;
+  const rocksdb::Status s = db_->Get({}, cfs_[kJobs], id.raw(), &meta);
+  if (s.IsNotFound()) return job_not_found(id);
+  if (!s.ok()) return unavailable("store read failed: " + s.ToString());
+  auto rec = decode_job(meta);
+  if (!rec) return Status(Code::kInternal, "unreadable record of job " + id.to_string());
+  JobView v{std::move(*rec), read_value(kPayloads, id), {}};
+  if (v.record.state == JobState::kSucceeded) v.result_json = read_value(kResults, id);
+  return v;
+}
+
+void EmbeddedBroker::timeline(JobId id, std::uint32_t after_seq,
+                              Callback<std::vector<TimelineEvent>> done) {
+  std::string meta;
+  if (db_->Get({}, cfs_[kJobs], id.raw(), &meta).IsNotFound()) return done(job_not_found(id));
+  std::vector<TimelineEvent> events;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kTimeline]));
+  const std::string prefix(id.raw());
+  for (it->Seek(timeline_key(id, after_seq + 1)); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    TimelineEvent ev;
+    ev.seq = timeline_key_seq(it->key().ToStringView());
+    ev.json = it->value().ToString();
+    // The type is the third member of the event object (next_event()).
+    const auto at = ev.json.find("\"type\":\"");
+    if (at != std::string::npos) {
+      const auto start = at + 8;
+      ev.type = ev.json.substr(start, ev.json.find('"', start) - start);
+    }
+    events.push_back(std::move(ev));
+  }
+  done(std::move(events));
+}
+
+void EmbeddedBroker::list(ListSpec spec, Callback<JobPage> done) {
+  std::vector<JobId> ids;
+  std::optional<JobId> next;
+  {
+    std::lock_guard lock(mutex_);
+    const auto& records = index_.records();
+    auto it = spec.before ? records.lower_bound(*spec.before) : records.end();
+    while (it != records.begin()) {
+      --it;
+      const JobRecord& r = it->second;
+      if (spec.queue && r.queue != *spec.queue) continue;
+      if (spec.state && r.state != *spec.state) continue;
+      if (static_cast<int>(ids.size()) == spec.limit) {
+        next = ids.back();
+        break;
+      }
+      ids.push_back(r.id);
+    }
+  }
+  JobPage page;
+  page.next = next;
+  for (const JobId& id : ids) {
+    auto v = read_job(id);
+    if (v) page.jobs.push_back(std::move(v.value()));  // a job being written or purged: skip it
+  }
+  done(std::move(page));
+}
+
+QueueStats EmbeddedBroker::stats_of(const QueueState& q, Millis now) const {
+  QueueStats s;
+  s.name = q.name;
+  s.paused = q.paused;
+  std::copy(std::begin(q.counts), std::end(q.counts), std::begin(s.counts));
+  s.oldest_queued_ms = index_.oldest_ready_ms(q, now);
+  s.enqueued_total = q.enqueued_total;
+  s.succeeded_total = q.succeeded_total;
+  s.failed_total = q.failed_total;
+  return s;
+}
+
+void EmbeddedBroker::queues(Callback<std::vector<QueueStats>> done) {
+  std::vector<QueueStats> out;
+  {
+    std::lock_guard lock(mutex_);
+    const Millis now = now_millis();
+    for (const auto& [name, q] : index_.queues()) out.push_back(stats_of(q, now));
+  }
+  done(std::move(out));
+}
+
+void EmbeddedBroker::queue(std::string name, Callback<QueueStats> done) {
+  std::unique_lock lock(mutex_);
+  QueueState* q = index_.find_queue(name);
+  if (!q) return lock.unlock(), done(not_found("no queue named '" + name + "'"));
+  QueueStats s = stats_of(*q, now_millis());
+  lock.unlock();
+  done(std::move(s));
+}
+
+void EmbeddedBroker::expire(JobRecord& r, Millis now, Change& c) {
+  index_.update(r, [&](JobRecord& j) {
+    j.state = JobState::kExpired;
+    j.finished_at = now;
+  });
+  c.event(r, now, "expired", json_member("deadline", format_rfc3339(*r.deadline)));
+  c.put_job(r);
+}
+
+void EmbeddedBroker::wake_timers_if_earlier() {
+  const auto next = index_.next_timer_at();
+  if (next && (!timer_sleep_until_ || *next < *timer_sleep_until_)) timer_wake_.notify_one();
+}
+
+void EmbeddedBroker::run_timers() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const Millis now = now_millis();
+    Change c;
+    for (const Timer& t : index_.take_due(now)) {
+      JobRecord* r = index_.find(t.id);
+      if (!r) continue;
+      switch (t.kind) {
+        case TimerKind::kActivate:
+          if (r->state == JobState::kScheduled) {
+            index_.update(*r, [](JobRecord& j) { j.state = JobState::kQueued; });
+            c.put_job(*r);
+            c.touched(r->id);
+            c.ready(r->queue);
+            continue;
+          }
+          break;
+        case TimerKind::kDeadline:
+          if (r->state == JobState::kScheduled || r->state == JobState::kQueued) {
+            expire(*r, now, c);
+            continue;
+          }
+          break;
+        case TimerKind::kLeaseExpiry:
+          if (r->state == JobState::kRunning) {
+            JobError e{"the lease ran out after " + std::to_string(r->lease_ms) +
+                           " ms without an ack, fail or heartbeat",
+                       "lease_expired", "worker " + r->worker, 0};
+            fail_attempt(*r, std::move(e), true, std::nullopt, now, c);
+            continue;
+          }
+          break;
+        case TimerKind::kPurge:
+          c.purge(r->id);
+          index_.erase(r->id);
+          continue;
+      }
+      index_.update(*r, [](JobRecord&) {});  // nothing changed: re-arm its timers
+    }
+    if (!c.empty()) commit(std::move(c), [](const Status&) {});
+    timer_sleep_until_ = index_.next_timer_at();
+    if (timer_sleep_until_) {
+      const auto until = std::chrono::system_clock::time_point(
+          std::chrono::milliseconds(*timer_sleep_until_));
+      timer_wake_.wait_until(lock, until);
+    } else {
+      timer_wake_.wait(lock);
+    }
+  }
+}
+
+void EmbeddedBroker::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  timer_wake_.notify_one();
+  if (timer_thread_.joinable()) timer_thread_.join();
+  committer_.stop();
+  waiters_.notify_everyone();
+  if (options_.durability == Durability::kMemory) {
+    // Without a WAL, only flushed memtables survive even a clean restart.
+    db_->Flush({}, cfs_);
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Broker>> open_embedded_broker(const EmbeddedOptions& options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 2;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (const char* name : kCfNames) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options.data_dir, descriptors, &handles, &raw);
+  if (!s.ok()) return unavailable("cannot open the store in " + options.data_dir + ": " + s.ToString());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  raw->DestroyColumnFamilyHandle(handles[0]);  // the default family is unused
+  handles.erase(handles.begin());
+  auto broker = std::make_unique<EmbeddedBroker>(options, std::move(db), std::move(handles));
+  if (Status st = broker->recover(); !st.is_ok()) return st;
+  broker->start_timers();
+  return std::unique_ptr<Broker>(std::move(broker));
+}
+
+}  // namespace errand::embedded

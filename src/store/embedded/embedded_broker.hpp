@@ -1,0 +1,30 @@
+// EmbeddedBroker: the Broker on one machine. Scheduling state lives in memory
+// (JobIndex, one mutex); RocksDB is the store of record, written through one
+// GroupCommitter so that concurrent requests share an fsync. A request's
+// callback runs only after its write is durable, and waiters are notified
+// only then, so nobody sees a change that a crash could take back.
+//
+// At start-up the memory state is rebuilt from RocksDB. One timer thread
+// applies run_at, lease expiry, deadlines and retention.
+//
+// Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/broker.hpp"
+#include "store/embedded/group_commit.hpp"
+
+namespace errand::embedded {
+
+struct EmbeddedOptions {
+  std::string data_dir = "./errand-data";
+  Durability durability = Durability::kFsync;
+  Millis retention_ms = 7LL * 24 * 3600 * 1000;
+};
+
+// Opens (creating when missing) the store in options.data_dir.
+Result<std::unique_ptr<Broker>> open_embedded_broker(const EmbeddedOptions& options);
+
+}  // namespace errand::embedded

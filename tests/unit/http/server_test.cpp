@@ -1,0 +1,457 @@
+// The HTTP server over real loopback sockets: routing, keep-alive, limits,
+// framing attacks, streaming, deadlines and shutdown.
+#include "api/http/server.hpp"
+
+#include "api/http/problem.hpp"
+#include "test_client.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace errand::http {
+namespace {
+
+namespace net = boost::asio;
+using testing::TestClient;
+using testing::TestResponse;
+using namespace std::chrono_literals;
+
+constexpr std::string_view kHello = R"({"hello":"world"})";
+
+// Waits `delay` on the caller's executor: simulated work inside handlers.
+net::awaitable<void> pause(std::chrono::milliseconds delay) {
+  net::steady_timer timer(co_await net::this_coro::executor, delay);
+  co_await timer.async_wait(net::use_awaitable);
+}
+
+net::awaitable<Response> route(Request& request) {
+  const auto path = request.path();
+  Response response;
+  if (path == "/hello") {
+    response.body = kHello;
+  } else if (path == "/echo") {
+    response.body = request.body;
+    response.set("X-Method", request.method);
+    response.set("X-Query", std::string(request.query()));
+    response.set("X-Echo", std::string(request.header("x-echo").value_or("")));
+  } else if (path == "/throw") {
+    throw std::runtime_error("handler failed on purpose");
+  } else if (path == "/no-content") {
+    response.status = 204;
+  } else if (path == "/stream") {
+    response.set("Content-Type", "text/event-stream");
+    response.stream = [](EventSink& sink) -> net::awaitable<void> {
+      for (int i = 0; i < 3; ++i) {
+        if (!co_await sink.write("data: " + std::to_string(i) + "\n\n")) co_return;
+      }
+    };
+  } else if (path == "/forever") {
+    response.set("Content-Type", "text/event-stream");
+    response.stream = [](EventSink& sink) -> net::awaitable<void> {
+      while (co_await sink.write("data: tick\n\n")) co_await pause(10ms);
+    };
+  } else if (path == "/slow") {
+    co_await pause(300ms);
+    response.body = kHello;
+  } else {
+    response = problem(404, "no route");
+  }
+  co_return response;
+}
+
+// A server on an ephemeral loopback port, run by two threads as in production.
+class ServerTest : public ::testing::Test {
+ protected:
+  void start(ServerLimits limits = {}) {
+    server_ = std::make_unique<Server>(io_, route, limits);
+    ASSERT_EQ(server_->listen("127.0.0.1:0"), std::nullopt);
+    ASSERT_NE(server_->port(), 0);
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    server_.reset();
+    work_.reset();
+    for (auto& thread : threads_) thread.join();
+  }
+
+  TestClient connect() { return TestClient(server_->port()); }
+
+  // Sends `raw` on a new connection and returns the answer, which must be
+  // followed by the server closing the connection.
+  TestResponse refused(std::string_view raw) {
+    TestClient client = connect();
+    EXPECT_TRUE(client.send(raw));
+    auto response = client.read_response();
+    EXPECT_TRUE(response.has_value());
+    if (!response) return {};
+    EXPECT_EQ(response->header("Content-Type"), "application/problem+json");
+    EXPECT_EQ(response->header("Connection"), "close");
+    EXPECT_EQ(boost::json::parse(response->body).at("status").to_number<int>(), response->status);
+    EXPECT_TRUE(client.closed_by_server());
+    return *response;
+  }
+
+  net::io_context io_;
+  net::executor_work_guard<net::io_context::executor_type> work_{io_.get_executor()};
+  std::unique_ptr<Server> server_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(ServerTest, GetIsRoutedAndKeepAliveReusesTheConnection) {
+  start();
+  TestClient client = connect();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, kHello);
+    EXPECT_EQ(response->header("Content-Type"), "application/json");
+    EXPECT_EQ(response->header("Content-Length"), std::to_string(kHello.size()));
+    EXPECT_EQ(response->header("Server"), "errand");
+    EXPECT_EQ(response->header("Connection"), "");
+  }
+  EXPECT_EQ(server_->open_connections(), 1u);
+}
+
+TEST_F(ServerTest, UnknownRouteGetsTheHandlersProblem) {
+  start();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 404);
+  EXPECT_EQ(response->header("Content-Type"), "application/problem+json");
+}
+
+TEST_F(ServerTest, PostBodyMethodQueryAndHeadersReachTheHandler) {
+  start();
+  TestClient client = connect();
+  const std::string body = R"({"payload":[1,2,3]})";
+  ASSERT_TRUE(client.send("post /echo?wait=1 HTTP/1.1\r\nHost: t\r\nX-Echo: yes\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body));
+  const auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, body);
+  EXPECT_EQ(response->header("X-Method"), "POST");
+  EXPECT_EQ(response->header("X-Query"), "wait=1");
+  EXPECT_EQ(response->header("X-Echo"), "yes");
+}
+
+TEST_F(ServerTest, ChunkedRequestBodyIsDelivered) {
+  start();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n"));
+  const auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "hello world");
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  start();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\none"
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\ntwo"));
+  const auto first = client.read_response();
+  const auto second = client.read_response();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->body, "one");
+  EXPECT_EQ(second->body, "two");
+}
+
+TEST_F(ServerTest, ExpectContinueGetsAnInterimResponse) {
+  start();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"));
+  EXPECT_EQ(client.read_until("\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(client.send("{}"));
+  const auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "{}");
+}
+
+TEST_F(ServerTest, HeadGetsTheHeadersWithoutTheBody) {
+  start();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto head = client.read_response(/*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->header("Content-Length"), std::to_string(kHello.size()));
+  // Had a body followed, this would read it as the next response.
+  ASSERT_TRUE(client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto get = client.read_response();
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(get->body, kHello);
+}
+
+TEST_F(ServerTest, NoContentHasNoContentLength) {
+  start();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("DELETE /no-content HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 204);
+  EXPECT_EQ(response->header("Content-Length"), "");
+}
+
+TEST_F(ServerTest, ConnectionCloseIsHonoured) {
+  start();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  const auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->header("Connection"), "close");
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(ServerTest, Http10ClosesUnlessAskedToKeepAlive) {
+  start();
+  TestClient keep = connect();
+  ASSERT_TRUE(keep.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  const auto kept = keep.read_response();
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->header("Connection"), "keep-alive");
+  ASSERT_TRUE(keep.send("GET /hello HTTP/1.0\r\n\r\n"));
+  ASSERT_TRUE(keep.read_response());
+  EXPECT_TRUE(keep.closed_by_server());
+}
+
+TEST_F(ServerTest, DeclaredBodyOverTheLimitIs413BeforeTheBodyIsRead) {
+  start({.max_body_bytes = 1024});
+  const auto response = refused(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000000\r\n\r\n");
+  EXPECT_EQ(response.status, 413);
+}
+
+TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
+  start({.max_body_bytes = 1024});
+  const std::string chunk(800, 'x');
+  const auto response = refused(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n" + chunk +
+      "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n");
+  EXPECT_EQ(response.status, 413);
+}
+
+TEST_F(ServerTest, HeaderOverTheLimitIs431) {
+  start({.max_header_bytes = 4096});
+  const auto response = refused("GET /hello HTTP/1.1\r\nHost: t\r\nX-Big: " +
+                                std::string(8192, 'a') + "\r\n\r\n");
+  EXPECT_EQ(response.status, 431);
+}
+
+TEST_F(ServerTest, HeaderOverTheLimitIs431EvenWhenItNeverEnds) {
+  start({.max_header_bytes = 4096});
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /hello HTTP/1.1\r\nX-Big: " + std::string(8192, 'a')));
+  const auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 431);
+}
+
+TEST_F(ServerTest, ContentLengthWithTransferEncodingIs400AndCloses) {
+  start();
+  // Beast refuses the first two itself; the third needs our own check.
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+                .status,
+            400);
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                    "Content-Length: 5\r\n\r\n0\r\n\r\n")
+                .status,
+            400);
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n"
+                    "Content-Length: 5\r\n\r\nhello")
+                .status,
+            400);
+}
+
+TEST_F(ServerTest, RepeatedOrConflictingContentLengthIs400) {
+  start();
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                    "Content-Length: 6\r\n\r\nhello!")
+                .status,
+            400);
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                    "Content-Length: 5\r\n\r\nhello")
+                .status,
+            400);
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\n\r\nhello").status,
+            400);
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n").status, 400);
+}
+
+TEST_F(ServerTest, TransferCodingsOtherThanChunkedAreRefused) {
+  start();
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n").status,
+            400);
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                    "0\r\n\r\n")
+                .status,
+            501);
+}
+
+TEST_F(ServerTest, MalformedFramingIs400) {
+  start();
+  EXPECT_EQ(refused("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n folded\r\n\r\n").status, 400);
+  EXPECT_EQ(refused("GET /hello HTTP/1.1\nHost: t\n\n").status, 400);
+  EXPECT_EQ(refused("GET /hello HTTP/1.1\r\nHost: t\nX-A: 1\r\n\r\n").status, 400);
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "zz\r\nhello\r\n0\r\n\r\n")
+                .status,
+            400);
+  EXPECT_EQ(refused("GET /hello HTTP/1.1\r\n\r\n").status, 400);  // no Host
+  EXPECT_EQ(refused("GET /hello HTTP/1.1\r\nBad Name: x\r\nHost: t\r\n\r\n").status, 400);
+  // Beast accepts HTTP/1.0 and HTTP/1.1 only.
+  EXPECT_EQ(refused("GET /hello HTTP/2.0\r\nHost: t\r\n\r\n").status, 400);
+}
+
+TEST_F(ServerTest, StreamedResponseDeliversChunksAndKeepsTheConnection) {
+  start();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto stream = client.read_response();
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(stream->status, 200);
+  EXPECT_EQ(stream->header("Content-Type"), "text/event-stream");
+  EXPECT_EQ(stream->header("Transfer-Encoding"), "chunked");
+  EXPECT_EQ(stream->chunks,
+            (std::vector<std::string>{"data: 0\n\n", "data: 1\n\n", "data: 2\n\n"}));
+  ASSERT_TRUE(client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, kHello);
+}
+
+TEST_F(ServerTest, CloseAllEndsAStreamThatNeverEnds) {
+  start();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /forever HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(client.read_until("data: tick\n\n"));
+  server_->close_all();
+  EXPECT_TRUE(client.closed_by_server());
+  // TearDown joins the io threads: it hangs if the stream coroutine does not end.
+}
+
+TEST_F(ServerTest, HandlerExceptionIs500AndTheConnectionSurvives) {
+  start();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /throw HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 500);
+  EXPECT_EQ(response->header("Content-Type"), "application/problem+json");
+  EXPECT_EQ(response->body.find("on purpose"), std::string::npos);  // internals stay in the log
+  ASSERT_TRUE(client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+}
+
+TEST_F(ServerTest, ConnectionsOverTheCapGet503AndAreClosed) {
+  start({.max_connections = 2});
+  std::vector<std::unique_ptr<TestClient>> admitted;
+  for (int i = 0; i < 2; ++i) {
+    admitted.push_back(std::make_unique<TestClient>(server_->port()));
+    ASSERT_TRUE(admitted.back()->send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(admitted.back()->read_response());  // so the server has registered it
+  }
+  TestClient extra = connect();
+  const auto response = extra.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(response->header("Retry-After"), "1");
+  EXPECT_EQ(response->header("Content-Type"), "application/problem+json");
+  EXPECT_TRUE(extra.closed_by_server());
+  EXPECT_EQ(server_->open_connections(), 2u);
+}
+
+TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
+  start({.idle_timeout = 200ms});
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(client.read_response());
+  const auto answered = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.closed_by_server());
+  EXPECT_GE(std::chrono::steady_clock::now() - answered, 150ms);
+}
+
+TEST_F(ServerTest, IncompleteHeaderIsCutAtTheHeaderTimeout) {
+  start({.header_timeout = 200ms});
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /hello HTTP/1.1\r\nHost: t\r\n"));
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(ServerTest, ShutdownClosesIdleConnectionsAndLetsRequestsFinish) {
+  start();
+  TestClient idle = connect();
+  ASSERT_TRUE(idle.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(idle.read_response());
+  TestClient busy = connect();
+  ASSERT_TRUE(busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+  // The idle connection answered, so the server has registered both.
+  while (server_->open_connections() < 2) std::this_thread::yield();
+
+  auto done = net::co_spawn(io_, server_->shutdown(10s), net::use_future);
+  EXPECT_TRUE(idle.closed_by_server());
+  const auto response = busy.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->header("Connection"), "close");
+  EXPECT_TRUE(busy.closed_by_server());
+  ASSERT_EQ(done.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(server_->open_connections(), 0u);
+  EXPECT_FALSE(TestClient(server_->port()).connected());
+}
+
+TEST(ServerListen, AcceptsTheDocumentedAddressForms) {
+  net::io_context io;
+  for (const char* address : {"127.0.0.1:0", "localhost:0", ":0"}) {
+    Server server(io, route);
+    EXPECT_EQ(server.listen(address), std::nullopt) << address;
+    EXPECT_NE(server.port(), 0) << address;
+  }
+}
+
+TEST(ServerListen, RefusesMalformedAddressesAndBusyPorts) {
+  net::io_context io;
+  Server first(io, route);
+  ASSERT_EQ(first.listen("127.0.0.1:0"), std::nullopt);
+  for (const std::string address :
+       {"7400", "127.0.0.1", "127.0.0.1:99999", "[::1", "example.com:80", "1.2.3:x"}) {
+    Server server(io, route);
+    EXPECT_NE(server.listen(address), std::nullopt) << address;
+  }
+  Server second(io, route);
+  const auto error = second.listen("127.0.0.1:" + std::to_string(first.port()));
+  ASSERT_NE(error, std::nullopt);
+  EXPECT_NE(error->find("cannot listen"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace errand::http
