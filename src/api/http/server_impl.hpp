@@ -22,11 +22,11 @@
 
 namespace errand::http {
 
-namespace detail {
-
 namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
+
+namespace detail {
 
 // One accepted connection. Confined to the strand of `stream`.
 struct Connection {
@@ -43,7 +43,7 @@ struct Connection {
 // Shared by the Server, its accept loop and its connections. Thread-safe:
 // atomics, `mu`, or confinement to a strand as marked.
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  Impl(detail::net::io_context& io_context, Handler h, ServerLimits l)
+  Impl(net::io_context& io_context, Handler h, ServerLimits l)
       : io(io_context),
         handler(std::move(h)),
         limits(l),
@@ -53,8 +53,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   bool stopping() const { return draining || closing; }
 
   void admit(tcp::socket socket);
-  void forget(Connection* conn);
-  std::vector<std::shared_ptr<Connection>> snapshot() const;
+  void forget(detail::Connection* conn);
+  std::vector<std::shared_ptr<detail::Connection>> snapshot() const;
   void stop_accepting();
   void close_idle();
   void close_all();
@@ -73,7 +73,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::atomic<std::size_t> rejecting{0};
 
   mutable std::mutex mu;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;  // guarded by mu
+  std::unordered_map<detail::Connection*, std::weak_ptr<detail::Connection>> connections;  // guarded by mu
   std::atomic<std::size_t> open{0};  // connections.size(), readable without mu
 
   net::strand<net::io_context::executor_type> control_strand;

@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -39,6 +40,10 @@ net::awaitable<void> pause(std::chrono::milliseconds delay) {
   net::steady_timer timer(co_await net::this_coro::executor, delay);
   co_await timer.async_wait(net::use_awaitable);
 }
+
+// How many /slow requests reached the handler: a connection counts as idle
+// until its request has been read, and draining closes idle connections.
+std::atomic<int> slow_started{0};
 
 net::awaitable<Response> route(Request& request) {
   const auto path = request.path();
@@ -67,6 +72,7 @@ net::awaitable<Response> route(Request& request) {
       while (co_await sink.write("data: tick\n\n")) co_await pause(10ms);
     };
   } else if (path == "/slow") {
+    ++slow_started;
     co_await pause(300ms);
     response.body = kHello;
   } else {
@@ -413,9 +419,13 @@ TEST_F(ServerTest, ShutdownClosesIdleConnectionsAndLetsRequestsFinish) {
   ASSERT_TRUE(idle.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
   ASSERT_TRUE(idle.read_response());
   TestClient busy = connect();
+  const int started = slow_started;
   ASSERT_TRUE(busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
-  // The idle connection answered, so the server has registered both.
-  while (server_->open_connections() < 2) std::this_thread::yield();
+  const auto deadline = std::chrono::steady_clock::now() + TestClient::kDeadline;
+  while (slow_started == started && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_NE(slow_started, started);
 
   auto done = net::co_spawn(io_, server_->shutdown(10s), net::use_future);
   EXPECT_TRUE(idle.closed_by_server());
@@ -424,6 +434,7 @@ TEST_F(ServerTest, ShutdownClosesIdleConnectionsAndLetsRequestsFinish) {
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->header("Connection"), "close");
   EXPECT_TRUE(busy.closed_by_server());
+  busy.close();  // else the server lingers, waiting for the client to close
   ASSERT_EQ(done.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(server_->open_connections(), 0u);
   EXPECT_FALSE(TestClient(server_->port()).connected());

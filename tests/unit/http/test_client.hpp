@@ -127,6 +127,12 @@ class TestClient {
     return out;
   }
 
+  void close() {
+    boost::system::error_code ignored;
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
   // True when the server closed the connection (end of stream or reset)
   // before the deadline; bytes received meanwhile are dropped.
   bool closed_by_server() {
