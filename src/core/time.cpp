@@ -65,7 +65,7 @@ std::string format_rfc3339(Millis t) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
-  char buf[32];
+  char buf[64];  // larger than needed: GCC cannot bound the year's digits
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(y), m, d,
                 static_cast<int>(sod / 3600), static_cast<int>(sod % 3600 / 60),
                 static_cast<int>(sod % 60), static_cast<int>(ms));

@@ -29,12 +29,17 @@ using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 using Impl = Server::Impl;
 
+constexpr std::size_t kReadChunk = 8 * 1024;
+
+std::size_t buffer_limit(const ServerLimits& limits) {
+  return limits.max_header_bytes + kReadChunk;
+}
+
 void log_error(const std::string& what) { std::fprintf(stderr, "errand http: %s\n", what.c_str()); }
 
 namespace {
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
-constexpr std::size_t kReadChunk = 8 * 1024;
 // After the last response, read and drop what the client still sends (the
 // rest of a refused body, pipelined requests) for this long before closing:
 // closing with unread data makes the kernel send RST, which can destroy the
@@ -127,8 +132,7 @@ bool drop_leading_empty_lines(beast::flat_buffer& buffer) {
 // The checks Beast 1.81 leaves to us (it refuses Content-Length with
 // Transfer-Encoding: chunked, but not with other codings; it accepts repeated
 // equal lengths, "5, 5", any coding list, and a missing Host).
-std::optional<Incoming> check_framing(const bhttp::request<bhttp::string_body>& req,
-                                      bool chunked) {
+std::optional<Incoming> check_framing(const bhttp::request<bhttp::string_body>& req, bool chunked) {
   const auto lengths = req.count(bhttp::field::content_length);
   const auto codings = req.count(bhttp::field::transfer_encoding);
   if (lengths > 0 && codings > 0) {
@@ -164,7 +168,8 @@ Request to_request(bhttp::request<bhttp::string_body>& req, const std::string& r
   out.target = std::string(view(req.target()));
   out.headers.reserve(static_cast<std::size_t>(std::distance(req.begin(), req.end())));
   for (const auto& field : req) {
-    out.headers.emplace_back(std::string(view(field.name_string())), std::string(view(field.value())));
+    out.headers.emplace_back(std::string(view(field.name_string())),
+                             std::string(view(field.value())));
   }
   out.body = std::move(req.body());
   out.remote = remote;
@@ -187,8 +192,8 @@ net::awaitable<std::optional<Incoming>> read_request(const Impl& server, Connect
       scan = scanner.scan({static_cast<const char*>(buffer.data().data()), buffer.size()});
       if (scan.state != HeadScanner::State::kNeedMore) break;
       if (buffer.size() >= limits.max_header_bytes) {
-        co_return refuse(431, "request header exceeds " + std::to_string(limits.max_header_bytes) +
-                                  " bytes");
+        co_return refuse(
+            431, "request header exceeds " + std::to_string(limits.max_header_bytes) + " bytes");
       }
     }
     conn.idle = buffer.size() == 0;
@@ -208,8 +213,8 @@ net::awaitable<std::optional<Incoming>> read_request(const Impl& server, Connect
       break;
   }
   if (scan.head_size > limits.max_header_bytes) {
-    co_return refuse(431, "request header exceeds " + std::to_string(limits.max_header_bytes) +
-                              " bytes");
+    co_return refuse(
+        431, "request header exceeds " + std::to_string(limits.max_header_bytes) + " bytes");
   }
 
   bhttp::request_parser<bhttp::string_body> parser;
@@ -221,11 +226,12 @@ net::awaitable<std::optional<Incoming>> read_request(const Impl& server, Connect
   const auto used = parser.put(net::const_buffer(buffer.data().data(), scan.head_size), ec);
   buffer.consume(used);
   if (ec == bhttp::error::body_limit) {
-    co_return refuse(413, "request body exceeds " + std::to_string(limits.max_body_bytes) + " bytes");
+    co_return refuse(413,
+                     "request body exceeds " + std::to_string(limits.max_body_bytes) + " bytes");
   }
   if (ec == bhttp::error::header_limit) {
-    co_return refuse(431, "request header exceeds " + std::to_string(limits.max_header_bytes) +
-                              " bytes");
+    co_return refuse(
+        431, "request header exceeds " + std::to_string(limits.max_header_bytes) + " bytes");
   }
   if (ec) co_return refuse(400, "malformed request: " + ec.message());
   // The scanner found the empty line that ends the head, so Beast parsed all of it.

@@ -7,7 +7,9 @@ namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
   // ASCII only: header names are tokens, and std::tolower would consult the locale.
-  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  const auto lower = [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  };
   return std::ranges::equal(a, b, [&](char x, char y) { return lower(x) == lower(y); });
 }
 

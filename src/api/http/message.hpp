@@ -1,5 +1,5 @@
 // HTTP request and response values passed between the connection code
-// (server.cpp, the only file that sees Beast) and the API handlers.
+// (server.cpp and connection.cpp, the only files that see Beast) and the API handlers.
 //
 // Not thread-safe; a Request and its Response live on one connection strand.
 #pragma once

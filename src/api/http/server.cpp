@@ -49,7 +49,8 @@ void close_now(Connection& conn) {
 
 net::awaitable<void> accept_loop(std::shared_ptr<Impl> server) {
   for (;;) {
-    auto [ec, socket] = co_await server->acceptor->async_accept(net::make_strand(server->io), kTuple);
+    auto [ec, socket] =
+        co_await server->acceptor->async_accept(net::make_strand(server->io), kTuple);
     if (!server->accepting || !server->acceptor->is_open()) co_return;
     if (ec) {
       if (ec == net::error::operation_aborted) co_return;
@@ -112,7 +113,7 @@ void Impl::admit(tcp::socket socket) {
     // connection registered here is either in that snapshot or never served.
     if (closing) return;
     if (connections.size() < limits.max_connections) {
-      conn = std::make_shared<Connection>(std::move(socket));
+      conn = std::make_shared<Connection>(std::move(socket), detail::buffer_limit(limits));
       connections.emplace(conn.get(), conn);
       open = connections.size();
     }
@@ -194,8 +195,7 @@ Server::~Server() {
 std::optional<std::string> Server::listen(std::string_view address) {
   const auto parsed = parse_listen_address(address);
   if (!parsed) {
-    return "cannot listen on \"" + std::string(address) +
-           "\": expected HOST:PORT, [IPV6]:PORT or :PORT";
+    return "expected HOST:PORT, [IPV6]:PORT or :PORT";
   }
   std::lock_guard lock(impl_->listen_mu);
   if (impl_->acceptor) return "already listening";
@@ -209,7 +209,7 @@ std::optional<std::string> Server::listen(std::string_view address) {
     error_code ec;
     const auto ip =
         net::ip::make_address(parsed->host == "localhost" ? "127.0.0.1" : parsed->host, ec);
-    if (ec) return "cannot listen on \"" + std::string(address) + "\": not an IP address";
+    if (ec) return "\"" + parsed->host + "\" is not an IP address";
     candidates = {{ip, parsed->port}};
   }
 
@@ -231,7 +231,7 @@ std::optional<std::string> Server::listen(std::string_view address) {
     acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   }
-  if (ec) return "cannot listen on \"" + std::string(address) + "\": " + ec.message();
+  if (ec) return ec.message();
 
   impl_->port = acceptor.local_endpoint(ec).port();
   impl_->acceptor.emplace(std::move(acceptor));

@@ -63,8 +63,9 @@ class Server {
 
   // Binds, listens and starts accepting. `address` is "127.0.0.1:7400",
   // "[::1]:7400", "localhost:7400" or ":7400" (every interface, IPv6 and
-  // IPv4); port 0 picks a free port (see port()). Returns an error message on
-  // failure. REQUIRES: called at most once successfully.
+  // IPv4); port 0 picks a free port (see port()). Returns why it failed
+  // ("Address already in use"), without repeating the address.
+  // REQUIRES: called at most once successfully.
   std::optional<std::string> listen(std::string_view address);
 
   // The bound port, or 0 before a successful listen().

@@ -30,7 +30,11 @@ namespace detail {
 
 // One accepted connection. Confined to the strand of `stream`.
 struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  // `buffer_limit` bounds what a request may make us hold beyond its body:
+  // a head, or a chunk-size line with endless extensions (Beast bounds neither
+  // by itself once the head is parsed).
+  Connection(tcp::socket socket, std::size_t buffer_limit)
+      : stream(std::move(socket)), buffer(buffer_limit) {}
 
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
@@ -73,7 +77,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::atomic<std::size_t> rejecting{0};
 
   mutable std::mutex mu;
-  std::unordered_map<detail::Connection*, std::weak_ptr<detail::Connection>> connections;  // guarded by mu
+  std::unordered_map<detail::Connection*, std::weak_ptr<detail::Connection>>
+      connections;                   // guarded by mu
   std::atomic<std::size_t> open{0};  // connections.size(), readable without mu
 
   net::strand<net::io_context::executor_type> control_strand;
@@ -88,6 +93,9 @@ net::awaitable<void> serve(std::shared_ptr<Server::Impl> server, std::shared_ptr
 // Answers a connection over the cap with 503 and closes it. Decrements
 // server->rejecting when done.
 net::awaitable<void> turn_away(std::shared_ptr<Server::Impl> server, tcp::socket socket);
+
+// What a connection's read buffer may hold: a whole head, plus one read.
+std::size_t buffer_limit(const ServerLimits& limits);
 
 void log_error(const std::string& what);
 
