@@ -33,7 +33,8 @@ struct JobRecord {
   int attempt = 0;  // deliveries so far; 1 once first leased
   int max_attempts = kDefaultMaxAttempts;
   Backoff backoff;
-  std::int64_t lease_ms = kDefaultLeaseMs;
+  std::int64_t lease_ms = kDefaultLeaseMs;          // what a lease grants unless the worker asks
+  std::int64_t granted_lease_ms = kDefaultLeaseMs;  // what the current lease granted
   Millis created_at = 0;
   Millis run_at = 0;  // when it runs (scheduled) or became ready (otherwise)
   std::optional<Millis> started_at;

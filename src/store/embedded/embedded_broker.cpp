@@ -31,6 +31,8 @@ Status lease_lost(const JobId& id) {
 
 Status job_not_found(const JobId& id) { return not_found("no job " + id.to_string()); }
 
+Status stopped() { return unavailable("the store is shut down"); }
+
 // The writes and notifications of one change, applied together once the
 // change is durable.
 class Change {
@@ -204,6 +206,7 @@ std::string EmbeddedBroker::new_lease_token() {
 void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
                             Callback<std::vector<SubmitOutcome>> done) {
   std::unique_lock lock(mutex_);
+  if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
   // Check every idempotency key first: the batch is all or nothing. A key
   // repeated inside the batch must carry the same payload too.
@@ -279,6 +282,7 @@ void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
 
 void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) {
   std::unique_lock lock(mutex_);
+  if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
   Change c;
   std::vector<JobView> leased;
@@ -299,6 +303,7 @@ void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) 
         j.started_at = now;
         j.worker = spec.worker;
         j.lease_token = new_lease_token();
+        j.granted_lease_ms = lease_ms;
         j.lease_expires_at = now + lease_ms;
       });
       c.event(*r, now, "leased",
@@ -328,6 +333,7 @@ void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) 
 
 void EmbeddedBroker::ack(AckSpec spec, Callback<JobState> done) {
   std::unique_lock lock(mutex_);
+  if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
   JobRecord* r = index_.find(spec.id);
   if (!r) return lock.unlock(), done(job_not_found(spec.id));
@@ -411,6 +417,7 @@ FailOutcome EmbeddedBroker::fail_attempt(JobRecord& r, JobError error, bool retr
 
 void EmbeddedBroker::fail(FailSpec spec, Callback<FailOutcome> done) {
   std::unique_lock lock(mutex_);
+  if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
   JobRecord* r = index_.find(spec.id);
   if (!r) return lock.unlock(), done(job_not_found(spec.id));
@@ -427,6 +434,7 @@ void EmbeddedBroker::fail(FailSpec spec, Callback<FailOutcome> done) {
 
 void EmbeddedBroker::heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) {
   std::unique_lock lock(mutex_);
+  if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
   JobRecord* r = index_.find(spec.id);
   if (!r) return lock.unlock(), done(job_not_found(spec.id));
@@ -435,7 +443,9 @@ void EmbeddedBroker::heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> do
   }
   Change c;
   index_.update(*r, [&](JobRecord& j) {
-    j.lease_expires_at = now + spec.lease_ms.value_or(j.lease_ms);
+    // Without lease_ms a heartbeat renews for as long as the lease was granted.
+    if (spec.lease_ms) j.granted_lease_ms = *spec.lease_ms;
+    j.lease_expires_at = now + j.granted_lease_ms;
     if (!spec.progress_json.empty()) j.progress_json = spec.progress_json;
   });
   if (!spec.progress_json.empty()) {
@@ -455,6 +465,7 @@ void EmbeddedBroker::heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> do
 
 void EmbeddedBroker::cancel(JobId id, Callback<JobView> done) {
   std::unique_lock lock(mutex_);
+  if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
@@ -484,6 +495,7 @@ void EmbeddedBroker::cancel(JobId id, Callback<JobView> done) {
 
 void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
   std::unique_lock lock(mutex_);
+  if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
@@ -512,6 +524,7 @@ void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
 
 void EmbeddedBroker::discard(JobId id, Callback<Empty> done) {
   std::unique_lock lock(mutex_);
+  if (stopping_) return lock.unlock(), done(stopped());
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
   if (!is_terminal(r->state)) {
@@ -530,6 +543,7 @@ void EmbeddedBroker::discard(JobId id, Callback<Empty> done) {
 
 void EmbeddedBroker::set_paused(std::string name, bool paused, Callback<QueueStats> done) {
   std::unique_lock lock(mutex_);
+  if (stopping_) return lock.unlock(), done(stopped());
   QueueState& q = index_.queue(name);
   q.paused = paused;
   Change c;
@@ -595,7 +609,8 @@ void EmbeddedBroker::list(ListSpec spec, Callback<JobPage> done) {
       const JobRecord& r = it->second;
       if (spec.queue && r.queue != *spec.queue) continue;
       if (spec.state && r.state != *spec.state) continue;
-      if (static_cast<int>(ids.size()) == spec.limit) {
+      if (static_cast<int>(ids.size()) >= spec.limit) {
+        if (ids.empty()) break;  // limit 0: an empty page, no cursor
         next = ids.back();
         break;
       }
@@ -682,7 +697,7 @@ void EmbeddedBroker::run_timers() {
           break;
         case TimerKind::kLeaseExpiry:
           if (r->state == JobState::kRunning) {
-            JobError e{"the lease ran out after " + std::to_string(r->lease_ms) +
+            JobError e{"the lease ran out after " + std::to_string(r->granted_lease_ms) +
                            " ms without an ack, fail or heartbeat",
                        "lease_expired", "worker " + r->worker, 0};
             fail_attempt(*r, std::move(e), true, std::nullopt, now, c);

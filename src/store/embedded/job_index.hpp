@@ -39,9 +39,10 @@ struct QueueState {
   std::int64_t enqueued_total = 0;
   std::int64_t succeeded_total = 0;
   std::int64_t failed_total = 0;
-  // Lease order: higher priority first, then the time the job became ready,
+  // Lease order: higher priority first (stored negated, widened so that
+  // negating INT_MIN cannot overflow), then the time the job became ready,
   // then id (creation order).
-  std::set<std::tuple<int, Millis, JobId>> ready;
+  std::set<std::tuple<std::int64_t, Millis, JobId>> ready;
 };
 
 class JobIndex {

@@ -37,6 +37,7 @@ std::string encode_job(const JobRecord& r) {
                   {"max_ms", r.backoff.max_ms},
                   {"jitter", r.backoff.jitter}};
   o["lease_ms"] = r.lease_ms;
+  o["granted_lease_ms"] = r.granted_lease_ms;
   o["created_at"] = r.created_at;
   o["run_at"] = r.run_at;
   o["started_at"] = opt_millis(r.started_at);
@@ -86,6 +87,7 @@ std::optional<JobRecord> decode_job(std::string_view value) {
     r.backoff.max_ms = b.at("max_ms").to_number<std::int64_t>();
     r.backoff.jitter = b.at("jitter").to_number<double>();
     r.lease_ms = o.at("lease_ms").to_number<std::int64_t>();
+    r.granted_lease_ms = o.at("granted_lease_ms").to_number<std::int64_t>();
     r.created_at = o.at("created_at").to_number<Millis>();
     r.run_at = o.at("run_at").to_number<Millis>();
     r.started_at = get_opt_millis(o, "started_at");

@@ -1,0 +1,159 @@
+// The embedded store's persisted encodings: what a restart reads back must be
+// what was written, and what it cannot read must be refused, not guessed.
+#include "store/embedded/record_codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace errand::embedded {
+namespace {
+
+JobRecord full_record() {
+  JobRecord r;
+  r.id = *JobId::parse("0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9e");
+  r.queue = "mail.outbound";
+  r.state = JobState::kRunning;
+  r.priority = -7;
+  r.attempt = 3;
+  r.max_attempts = 9;
+  r.backoff = Backoff{250, 1.5, 60'000, 0.1};
+  r.lease_ms = 12'345;
+  r.created_at = 1'795'778'599'123;
+  r.run_at = 1'795'778'600'000;
+  r.started_at = 1'795'778'601'000;
+  r.finished_at = std::nullopt;
+  r.lease_expires_at = 1'795'778'613'345;
+  r.deadline = 1'795'779'000'000;
+  r.worker = "host-1/123";
+  r.lease_token = "0123456789abcdef0123456789abcdef";
+  r.error = JobError{"it \"broke\"\n", "IOError", "détail ✓", 2};
+  r.progress_json = R"({"percent":40,"message":"m","data":null})";
+  r.cancel_requested = true;
+  r.idempotency_key = "key-1";
+  r.tags = {"a", "b c"};
+  r.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  r.payload_hash = 0xfedcba9876543210ull;  // above INT64_MAX: must survive as unsigned
+  r.timeline_seq = 4'000'000'000u;
+  return r;
+}
+
+void expect_same(const JobRecord& a, const JobRecord& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.queue, b.queue);
+  EXPECT_EQ(a.state, b.state);
+  EXPECT_EQ(a.priority, b.priority);
+  EXPECT_EQ(a.attempt, b.attempt);
+  EXPECT_EQ(a.max_attempts, b.max_attempts);
+  EXPECT_EQ(a.backoff.initial_ms, b.backoff.initial_ms);
+  EXPECT_EQ(a.backoff.multiplier, b.backoff.multiplier);
+  EXPECT_EQ(a.backoff.max_ms, b.backoff.max_ms);
+  EXPECT_EQ(a.backoff.jitter, b.backoff.jitter);
+  EXPECT_EQ(a.lease_ms, b.lease_ms);
+  EXPECT_EQ(a.created_at, b.created_at);
+  EXPECT_EQ(a.run_at, b.run_at);
+  EXPECT_EQ(a.started_at, b.started_at);
+  EXPECT_EQ(a.finished_at, b.finished_at);
+  EXPECT_EQ(a.lease_expires_at, b.lease_expires_at);
+  EXPECT_EQ(a.deadline, b.deadline);
+  EXPECT_EQ(a.worker, b.worker);
+  EXPECT_EQ(a.lease_token, b.lease_token);
+  ASSERT_EQ(a.error.has_value(), b.error.has_value());
+  if (a.error) {
+    EXPECT_EQ(a.error->message, b.error->message);
+    EXPECT_EQ(a.error->type, b.error->type);
+    EXPECT_EQ(a.error->detail, b.error->detail);
+    EXPECT_EQ(a.error->attempt, b.error->attempt);
+  }
+  EXPECT_EQ(a.progress_json, b.progress_json);
+  EXPECT_EQ(a.cancel_requested, b.cancel_requested);
+  EXPECT_EQ(a.idempotency_key, b.idempotency_key);
+  EXPECT_EQ(a.tags, b.tags);
+  EXPECT_EQ(a.traceparent, b.traceparent);
+  EXPECT_EQ(a.payload_hash, b.payload_hash);
+  EXPECT_EQ(a.timeline_seq, b.timeline_seq);
+}
+
+TEST(RecordCodec, JobRecordRoundTripsWithEveryFieldSet) {
+  const JobRecord r = full_record();
+  const auto decoded = decode_job(encode_job(r));
+  ASSERT_TRUE(decoded.has_value());
+  expect_same(r, *decoded);
+}
+
+TEST(RecordCodec, JobRecordRoundTripsWithOptionalFieldsAbsent) {
+  JobRecord r;
+  r.id = *JobId::parse("0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9e");
+  r.queue = "q";
+  const auto decoded = decode_job(encode_job(r));
+  ASSERT_TRUE(decoded.has_value());
+  expect_same(r, *decoded);
+  EXPECT_FALSE(decoded->error);
+  EXPECT_FALSE(decoded->deadline);
+}
+
+TEST(RecordCodec, EveryStateRoundTrips) {
+  for (int s = 0; s < kJobStateCount; ++s) {
+    JobRecord r = full_record();
+    r.state = static_cast<JobState>(s);
+    const auto decoded = decode_job(encode_job(r));
+    ASSERT_TRUE(decoded.has_value()) << s;
+    EXPECT_EQ(decoded->state, r.state);
+  }
+}
+
+TEST(RecordCodec, EncodedJobCarriesTheFormatVersion) {
+  EXPECT_NE(encode_job(full_record()).find("\"v\":" + std::to_string(kRecordFormatVersion)),
+            std::string::npos);
+}
+
+TEST(RecordCodec, RefusesARecordOfAnotherFormatVersion) {
+  std::string value = encode_job(full_record());
+  const std::string version = "\"v\":" + std::to_string(kRecordFormatVersion);
+  value.replace(value.find(version), version.size(),
+                "\"v\":" + std::to_string(kRecordFormatVersion + 1));
+  EXPECT_FALSE(decode_job(value).has_value());
+}
+
+TEST(RecordCodec, RefusesGarbageAndRecordsOfTheWrongShape) {
+  for (const char* bad :
+       {"", "not json", "[]", "{}", "{\"v\":1}", "null", R"({"v":1,"id":"nope","state":"queued"})",
+        R"({"v":1,"id":"0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9e","state":"lost"})"}) {
+    EXPECT_FALSE(decode_job(bad).has_value()) << bad;
+  }
+  std::string truncated = encode_job(full_record());
+  truncated.resize(truncated.size() / 2);
+  EXPECT_FALSE(decode_job(truncated).has_value());
+}
+
+TEST(RecordCodec, QueueRecordRoundTrips) {
+  QueueState q;
+  q.name = "orders";
+  q.paused = true;
+  q.enqueued_total = 1'000'000'000'000;
+  q.succeeded_total = 42;
+  q.failed_total = 7;
+  QueueState back;
+  ASSERT_TRUE(decode_queue(encode_queue(q), back));
+  EXPECT_TRUE(back.paused);
+  EXPECT_EQ(back.enqueued_total, q.enqueued_total);
+  EXPECT_EQ(back.succeeded_total, 42);
+  EXPECT_EQ(back.failed_total, 7);
+  EXPECT_FALSE(decode_queue("garbage", back));
+  EXPECT_FALSE(decode_queue("{}", back));
+}
+
+TEST(RecordCodec, TimelineKeysSortByJobThenSequence) {
+  const JobId a = *JobId::parse("0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9e");
+  const JobId b = *JobId::parse("0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9f");
+  EXPECT_EQ(timeline_key(a, 1).size(), 20u);
+  EXPECT_LT(timeline_key(a, 1), timeline_key(a, 2));
+  EXPECT_LT(timeline_key(a, 255), timeline_key(a, 256)) << "big-endian, so bytes sort as numbers";
+  EXPECT_LT(timeline_key(a, 0xffffffffu), timeline_key(b, 0));
+  for (std::uint32_t seq : {0u, 1u, 200u, 65'536u, 0xffffffffu}) {
+    EXPECT_EQ(timeline_key_seq(timeline_key(a, seq)), seq);
+  }
+}
+
+}  // namespace
+}  // namespace errand::embedded
