@@ -78,7 +78,8 @@ test('kill -9 loses no acknowledged change', async () => {
     assert.equal(d.worker, 'crash-w');
     assert.equal(Date.parse(d.lease_expires_at), Date.parse(l.lease_expires_at));
   }
-  const hb = await api.heartbeat(stillRunning[0].id, stillRunning[0].lease, { progress: { percent: 50, message: 'back', data: null } });
+  const hb = await api.heartbeat(stillRunning[0].id, stillRunning[0].lease,
+                                 { progress: { percent: 50, message: 'back', data: null } });
   assert.equal(hb.status, 200, hb.text);
   await api.ackOk(stillRunning[1].id, stillRunning[1].lease, 'after restart');
   assert.equal((await api.job(stillRunning[1].id)).state, 'succeeded');

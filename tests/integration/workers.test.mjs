@@ -4,7 +4,7 @@
 //
 // Decisions where SPEC is silent:
 // - The `lease_ms` of the lease request sets the lease length.
-// - A POST /v1/acks entry for an unknown job has status 404 (409 accepted).
+// - Ack of an unknown job is 404, in POST /v1/acks too.
 // - The answer to a fail that ends the job has state "failed" (its run_at may
 //   be null or absent).
 
@@ -103,7 +103,7 @@ describe('leases', () => {
     const q = uniqueQueue('lease-empty');
     const res = await api.lease([q], { wait: 0.3 });
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { jobs: [] });
+    assert.deepEqual(res.body.jobs, []);
     assert.ok(res.ms >= 250 && res.ms < 3000, `waited about 0.3 s: ${res.ms} ms`);
   });
 
@@ -143,7 +143,7 @@ describe('ack', () => {
     const { job, leased } = await api.submitAndLease(q);
     const res = await api.ack(job.id, leased.lease, { answer: 42 });
     assert.equal(res.status, 200, res.text);
-    assert.deepEqual(res.body, { state: 'succeeded' });
+    assert.equal(res.body.state, 'succeeded');
     const doc = await api.job(job.id);
     assertJobDoc(doc);
     assert.equal(doc.state, 'succeeded');
@@ -178,8 +178,8 @@ describe('ack', () => {
     await api.ackOk(a.job.id, a.leased.lease, 'ok');
   });
 
-  test('ack of an unknown job is 404 or 409', async () => {
-    assertProblem(await api.ack(randomUuidV7(), 'x', 1), [404, 409]);
+  test('ack of an unknown job is 404', async () => {
+    assertProblem(await api.ack(randomUuidV7(), 'x', 1), 404);
   });
 });
 
@@ -277,7 +277,8 @@ describe('fail', () => {
 
   test('a stale token cannot fail the job twice', async () => {
     const q = uniqueQueue('fail-twice');
-    const { job, leased } = await api.submitAndLease(q, { payload: 1, backoff: { ...FAST_BACKOFF, initial_ms: 60_000, max_ms: 60_000 } });
+    const slow = { ...FAST_BACKOFF, initial_ms: 60_000, max_ms: 60_000 };
+    const { job, leased } = await api.submitAndLease(q, { payload: 1, backoff: slow });
     assert.equal((await api.fail(job.id, leased.lease)).status, 200);
     assertProblem(await api.fail(job.id, leased.lease), 409);
     assert.equal((await api.job(job.id)).error.attempt, 1);
@@ -378,15 +379,17 @@ describe('POST /v1/acks', () => {
     assert.equal(res.status, 200, res.text);
     const results = res.body.results;
     assert.equal(results.length, 4);
-    assert.deepEqual(results[0], { id: a.id, ok: true });
+    assert.equal(results[0].id, a.id);
+    assert.equal(results[0].ok, true);
     assert.equal(results[1].id, b.id);
     assert.equal(results[1].ok, false);
     assert.equal(results[1].status, 409);
     assert.equal(typeof results[1].detail, 'string');
-    assert.deepEqual(results[2], { id: c.id, ok: true });
+    assert.equal(results[2].id, c.id);
+    assert.equal(results[2].ok, true);
     assert.equal(results[3].id, unknown);
     assert.equal(results[3].ok, false);
-    assert.ok([404, 409].includes(results[3].status), `unknown job status ${results[3].status}`);
+    assert.equal(results[3].status, 404);
 
     assert.equal((await api.job(a.id)).result, 'ra');
     assert.deepEqual((await api.job(c.id)).result, { rc: true });

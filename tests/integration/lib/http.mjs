@@ -79,10 +79,16 @@ export class Api {
       }
     }
     const started = performance.now();
-    const res = await fetch(this.srv.url + path, {
-      method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.text();
+    let res;
+    let text;
+    try {
+      res = await fetch(this.srv.url + path, {
+        method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await res.text();
+    } catch (e) {
+      throw await this.explain(e, `${method} ${path}`);
+    }
     const ms = performance.now() - started;
     let parsed = null;
     if (/json/.test(res.headers.get('content-type') ?? '')) {
@@ -93,6 +99,20 @@ export class Api {
       }
     }
     return { status: res.status, headers: res.headers, body: parsed, text, ms };
+  }
+
+  /** A request error with its cause and, if the server died, how and its stderr. */
+  async explain(e, what) {
+    // Give a dying server's exit a moment to be noticed.
+    if (this.srv.exited) await Promise.race([this.srv.exited, sleep(200)]);
+    const cause = e.cause?.message ?? e.cause?.code ?? '';
+    let msg = `${what} failed: ${e.message}${cause ? ` (${cause})` : ''}`;
+    const proc = this.srv.proc;
+    if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
+      msg += `\nthe server is not running (exit code ${proc.exitCode}, signal ${proc.signalCode})` +
+             `\n--- server stderr (tail) ---\n${this.srv.stderr().slice(-4000)}`;
+    }
+    return new Error(msg, { cause: e });
   }
 
   // --- producers ---

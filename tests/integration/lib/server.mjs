@@ -6,6 +6,11 @@
 // registered so that a crashed test never leaves a server running: close()
 // (call it from `after`) stops the process and removes the temp dir, and a
 // process 'exit' hook SIGKILLs whatever is still alive.
+//
+// Run the suite (Node 20, no npm packages) from the repository root:
+//   ERRAND_BIN=$PWD/build/release/src/server/errand node --test tests/integration/
+// ERRAND_SKIP_SLOW=1 skips the one-minute default max-wait check;
+// ERRAND_TEST_VERBOSE=1 copies the servers' output to the terminal.
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
