@@ -42,14 +42,14 @@ http::Response method_not_allowed(std::string allow) {
 }
 
 Status bad_queue(const std::string& q) {
-  return invalid_argument("'" + q + "' is not a valid queue name: use 1 to 128 of A-Z a-z 0-9 . _ -, "
+  return invalid_argument("'" + q +
+                          "' is not a valid queue name: use 1 to 128 of A-Z a-z 0-9 . _ -, "
                           "starting with a letter or digit");
 }
 
 }  // namespace
 
-Api::Api(Broker& broker, ApiOptions options)
-    : state_(std::make_unique<State>(broker, options)) {}
+Api::Api(Broker& broker, ApiOptions options) : state_(std::make_unique<State>(broker, options)) {}
 Api::~Api() = default;
 
 void Api::begin_drain() {
@@ -73,7 +73,8 @@ asio::awaitable<http::Response> Api::handle(http::Request& req) {
     if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
     co_return co_await readiness(s);
   }
-  if (n < 2 || p[0] != "v1") co_return http::problem(404, "no such resource: " + std::string(req.path()));
+  if (n < 2 || p[0] != "v1")
+    co_return http::problem(404, "no such resource: " + std::string(req.path()));
 
   // /v1/queues, /v1/queues/{q}, /v1/queues/{q}/{jobs|batch|pause|resume}
   if (p[1] == "queues") {
@@ -119,7 +120,9 @@ asio::awaitable<http::Response> Api::handle(http::Request& req) {
     if (!action.empty() && action != "events" && !is_post_action) {
       co_return http::problem(404, "no such resource: " + std::string(req.path()));
     }
-    const std::string allowed = action.empty() ? "GET, DELETE" : action == "events" ? "GET" : "POST";
+    const std::string allowed = action.empty()       ? "GET, DELETE"
+                                : action == "events" ? "GET"
+                                                     : "POST";
     if (m != "POST" && m != "GET" && m != "DELETE") co_return method_not_allowed(allowed);
     if (allowed.find(m) == std::string::npos) co_return method_not_allowed(allowed);
     auto id = parse_job_id(p[2]);
@@ -151,16 +154,36 @@ http::Response json_response(int status, std::string body) {
 http::Response error_response(const Status& st) {
   int status = 500;
   switch (st.code()) {
-    case Code::kOk: status = 200; break;
-    case Code::kInvalidArgument: status = 400; break;
-    case Code::kNotFound: status = 404; break;
-    case Code::kConflict: status = 409; break;
-    case Code::kTooLarge: status = 413; break;
-    case Code::kUnsupportedMediaType: status = 415; break;
-    case Code::kResourceExhausted: status = 429; break;
-    case Code::kUnavailable: status = 503; break;
-    case Code::kInsufficientStorage: status = 507; break;
-    case Code::kInternal: status = 500; break;
+    case Code::kOk:
+      status = 200;
+      break;
+    case Code::kInvalidArgument:
+      status = 400;
+      break;
+    case Code::kNotFound:
+      status = 404;
+      break;
+    case Code::kConflict:
+      status = 409;
+      break;
+    case Code::kTooLarge:
+      status = 413;
+      break;
+    case Code::kUnsupportedMediaType:
+      status = 415;
+      break;
+    case Code::kResourceExhausted:
+      status = 429;
+      break;
+    case Code::kUnavailable:
+      status = 503;
+      break;
+    case Code::kInsufficientStorage:
+      status = 507;
+      break;
+    case Code::kInternal:
+      status = 500;
+      break;
   }
   auto r = http::problem(status, st.message());
   if (status == 429 || status == 503) r.set("Retry-After", "1");
@@ -181,17 +204,19 @@ Result<JobId> parse_job_id(std::string_view text) {
   return *id;
 }
 
-asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const JobId& id,
-                                                   Clock::time_point deadline) {
+asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const http::Request& req,
+                                                   const JobId& id, Clock::time_point deadline) {
   const std::string topic = job_topic(id);
   for (;;) {
     auto signal = co_await Signal::make();
     const auto sub = s.broker.waiters().subscribe({&topic, 1}, [signal] { signal->fire(); });
     auto job = co_await await_result<JobView>([&](auto cb) { s.broker.get(id, std::move(cb)); });
-    if (!job || is_terminal(job->record.state) || s.draining || Clock::now() >= deadline) {
+    if (!job || is_terminal(job->record.state) || s.draining || Clock::now() >= deadline ||
+        req.client_gone()) {
       s.broker.waiters().unsubscribe(sub);
       co_return job;
     }
+    req.on_client_gone([signal] { signal->fire(); });
     co_await signal->wait(deadline);
     s.broker.waiters().unsubscribe(sub);
   }

@@ -19,8 +19,8 @@ class Broker;
 namespace errand::api {
 
 struct ApiOptions {
-  std::chrono::milliseconds max_wait{60'000};        // cap on Prefer: wait
-  std::chrono::milliseconds sse_keepalive{15'000};   // comment line on idle SSE streams
+  std::chrono::milliseconds max_wait{60'000};       // cap on Prefer: wait
+  std::chrono::milliseconds sse_keepalive{15'000};  // comment line on idle SSE streams
 };
 
 class Api {

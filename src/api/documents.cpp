@@ -80,7 +80,8 @@ std::string queue_document(const QueueStats& q) {
   out += ",\"counts\":{";
   for (int i = 0; i < kJobStateCount; ++i) {
     if (i) out += ',';
-    out += "\"" + std::string(to_string(static_cast<JobState>(i))) + "\":" + std::to_string(q.counts[i]);
+    out += "\"" + std::string(to_string(static_cast<JobState>(i))) +
+           "\":" + std::to_string(q.counts[i]);
   }
   out += "},\"oldest_queued_ms\":" +
          (q.oldest_queued_ms ? std::to_string(*q.oldest_queued_ms) : std::string("null"));
@@ -107,17 +108,20 @@ Result<SubmitSpec> parse_submit(const json::object& body, std::string queue, Mil
   s.priority = static_cast<int>(f.integer("priority", -1'000'000, 1'000'000).value_or(0));
   const auto delay = f.integer("delay_ms", 0, kMaxDurationMs);
   const auto run_at = f.string("run_at", 64);
-  if (delay && run_at) f.fail("give " + f.name("delay_ms") + " or " + f.name("run_at") + ", not both");
+  if (delay && run_at)
+    f.fail("give " + f.name("delay_ms") + " or " + f.name("run_at") + ", not both");
   if (delay) s.run_at = now + *delay;
   if (run_at) {
     s.run_at = parse_rfc3339(*run_at);
     if (!s.run_at) f.fail(f.name("run_at") + " must be an RFC 3339 time");
   }
-  s.max_attempts = static_cast<int>(f.integer("max_attempts", 1, 1000).value_or(kDefaultMaxAttempts));
+  s.max_attempts =
+      static_cast<int>(f.integer("max_attempts", 1, 1000).value_or(kDefaultMaxAttempts));
   if (const json::object* b = f.object("backoff")) {
     Fields bf(*b, f.name("backoff."));
     bf.only({"initial_ms", "multiplier", "max_ms", "jitter"});
-    s.backoff.initial_ms = bf.integer("initial_ms", 0, kMaxDurationMs).value_or(s.backoff.initial_ms);
+    s.backoff.initial_ms =
+        bf.integer("initial_ms", 0, kMaxDurationMs).value_or(s.backoff.initial_ms);
     s.backoff.multiplier = bf.number("multiplier", 1.0, 1000.0).value_or(s.backoff.multiplier);
     s.backoff.max_ms = bf.integer("max_ms", 0, kMaxDurationMs).value_or(s.backoff.max_ms);
     s.backoff.jitter = bf.number("jitter", 0.0, 1.0).value_or(s.backoff.jitter);
@@ -126,7 +130,8 @@ Result<SubmitSpec> parse_submit(const json::object& body, std::string queue, Mil
   s.lease_ms = f.integer("lease_ms", 1, 24LL * 3600 * 1000).value_or(kDefaultLeaseMs);
   const auto ttl = f.integer("ttl_ms", 1, kMaxDurationMs);
   const auto deadline = f.string("deadline", 64);
-  if (ttl && deadline) f.fail("give " + f.name("ttl_ms") + " or " + f.name("deadline") + ", not both");
+  if (ttl && deadline)
+    f.fail("give " + f.name("ttl_ms") + " or " + f.name("deadline") + ", not both");
   if (ttl) s.deadline = now + *ttl;
   if (deadline) {
     s.deadline = parse_rfc3339(*deadline);

@@ -27,10 +27,10 @@ http::Response error_response(const Status& status);
 
 // How long a request asked to wait (Prefer: wait=N), capped at max_wait; 0 when none.
 std::chrono::milliseconds requested_wait(const State& s, const http::Request& req);
-// Waits until the job is terminal, `deadline` passes or the server drains;
-// returns the job as last read.
-asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const JobId& id,
-                                                   Clock::time_point deadline);
+// Waits until the job is terminal, `deadline` passes, the server drains or
+// the client of `req` goes away; returns the job as last read.
+asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const http::Request& req,
+                                                   const JobId& id, Clock::time_point deadline);
 Result<JobId> parse_job_id(std::string_view text);
 
 // Producers (job_handlers.cpp).

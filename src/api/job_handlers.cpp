@@ -53,7 +53,8 @@ http::Response job_answer(const JobView& job, bool replayed, std::chrono::millis
 Reply submit_job(State& s, http::Request& req, const std::string& queue) {
   auto body = parse_json_body(req);
   if (!body) co_return error_response(body.status());
-  if (!body->is_object()) co_return error_response(invalid_argument("the body must be a JSON object"));
+  if (!body->is_object())
+    co_return error_response(invalid_argument("the body must be a JSON object"));
   auto spec = parse_submit(body->get_object(), queue, now_millis());
   if (!spec) co_return error_response(spec.status());
   if (auto key = req.header("idempotency-key")) {
@@ -61,8 +62,8 @@ Reply submit_job(State& s, http::Request& req, const std::string& queue) {
       co_return error_response(invalid_argument("Idempotency-Key must be 1 to 256 bytes"));
     }
     if (!spec->idempotency_key.empty() && spec->idempotency_key != *key) {
-      co_return error_response(invalid_argument(
-          "the Idempotency-Key header and the idempotency_key field differ"));
+      co_return error_response(
+          invalid_argument("the Idempotency-Key header and the idempotency_key field differ"));
     }
     spec->idempotency_key = std::string(*key);
   }
@@ -76,7 +77,7 @@ Reply submit_job(State& s, http::Request& req, const std::string& queue) {
   if (!out) co_return error_response(out.status());
   SubmitOutcome& o = out->front();
   if (wait.count() > 0 && !is_terminal(o.job.record.state) && !s.draining) {
-    auto waited = co_await wait_for_terminal(s, o.job.record.id, deadline);
+    auto waited = co_await wait_for_terminal(s, req, o.job.record.id, deadline);
     if (waited) o.job = std::move(waited.value());
   }
   co_return job_answer(o.job, o.replayed, wait);
@@ -103,7 +104,8 @@ Reply submit_batch(State& s, http::Request& req, const std::string& queue) {
   for (std::size_t i = 0; i < arr.size(); ++i) {
     const std::string prefix = "jobs[" + std::to_string(i) + "].";
     if (!arr[i].is_object()) {
-      co_return error_response(invalid_argument("jobs[" + std::to_string(i) + "] must be an object"));
+      co_return error_response(
+          invalid_argument("jobs[" + std::to_string(i) + "] must be an object"));
     }
     auto spec = parse_submit(arr[i].get_object(), queue, now, prefix);
     if (!spec) co_return error_response(spec.status());
@@ -117,20 +119,25 @@ Reply submit_batch(State& s, http::Request& req, const std::string& queue) {
   for (std::size_t i = 0; i < out->size(); ++i) {
     const JobRecord& r = (*out)[i].job.record;
     if (i) resp += ',';
-    resp += "{\"id\":\"" + r.id.to_string() + "\",\"state\":\"" + std::string(to_string(r.state)) + "\"}";
+    resp += "{\"id\":\"" + r.id.to_string() + "\",\"state\":\"" + std::string(to_string(r.state)) +
+            "\"}";
   }
   co_return json_response(202, resp + "]}");
 }
 
 Reply get_job(State& s, http::Request& req, const JobId& id) {
   const auto wait = requested_wait(s, req);
-  Result<JobView> job = wait.count() > 0
-                            ? co_await wait_for_terminal(s, id, Clock::now() + wait)
-                            : co_await await_result<JobView>(
-                                  [&](auto cb) { s.broker.get(id, std::move(cb)); });
+  // Two statements, not `wait ? co_await a : co_await b`: GCC 12 destroys the
+  // result of a conditional expression with co_await twice (free(): invalid pointer).
+  if (wait.count() == 0) {
+    auto job = co_await await_result<JobView>([&](auto cb) { s.broker.get(id, std::move(cb)); });
+    if (!job) co_return error_response(job.status());
+    co_return json_response(200, job_document(*job));
+  }
+  auto job = co_await wait_for_terminal(s, req, id, Clock::now() + wait);
   if (!job) co_return error_response(job.status());
   auto r = json_response(200, job_document(*job));
-  if (wait.count() > 0) r.set("Preference-Applied", "wait=" + wait_value(wait));
+  r.set("Preference-Applied", "wait=" + wait_value(wait));
   co_return r;
 }
 
@@ -150,9 +157,10 @@ std::string sse_frame(const TimelineEvent& ev) {
   return "id: " + std::to_string(ev.seq) + "\nevent: " + ev.type + "\ndata: " + ev.json + "\n\n";
 }
 
-// Follows a job's timeline as Server-Sent Events until its terminal event.
-asio::awaitable<void> stream_events(State& s, JobId id, std::uint32_t last_seq,
-                                    http::EventSink& sink) {
+// Follows a job's timeline as Server-Sent Events until its terminal event,
+// the server drains or the client of `req` goes away.
+asio::awaitable<void> stream_events(State& s, const http::Request& req, JobId id,
+                                    std::uint32_t last_seq, http::EventSink& sink) {
   const std::string topic = job_topic(id);
   for (;;) {
     auto signal = co_await Signal::make();
@@ -173,15 +181,16 @@ asio::awaitable<void> stream_events(State& s, JobId id, std::uint32_t last_seq,
       auto job = co_await await_result<JobView>([&](auto cb) { s.broker.get(id, std::move(cb)); });
       ended = !job || is_terminal(job->record.state);
     }
-    if (ended || s.draining) {
+    if (ended || s.draining || req.client_gone()) {
       s.broker.waiters().unsubscribe(sub);
       break;
     }
+    req.on_client_gone([signal] { signal->fire(); });
     if (!co_await signal->wait(Clock::now() + s.options.sse_keepalive)) {
       if (!co_await sink.write(": keep-alive\n\n")) ended = true;
     }
     s.broker.waiters().unsubscribe(sub);
-    if (ended) break;
+    if (ended || req.client_gone()) break;
   }
 }
 
@@ -214,8 +223,9 @@ Reply job_events(State& s, http::Request& req, const JobId& id) {
   http::Response r;
   r.set("Content-Type", "text/event-stream");
   r.set("Cache-Control", "no-cache");
-  r.stream = [&s, id, last_seq](http::EventSink& sink) -> asio::awaitable<void> {
-    co_await stream_events(s, id, last_seq, sink);
+  // `req` outlives the stream (see http/message.hpp).
+  r.stream = [&s, &req, id, last_seq](http::EventSink& sink) -> asio::awaitable<void> {
+    co_await stream_events(s, req, id, last_seq, sink);
   };
   co_return r;
 }

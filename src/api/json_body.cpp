@@ -23,8 +23,9 @@ bool is_json_content_type(std::string_view ct) {
 
 Result<json::value> parse_json_body(const http::Request& req) {
   if (auto ct = req.header("content-type"); ct && !is_json_content_type(*ct)) {
-    return Status(Code::kUnsupportedMediaType, "the body must be JSON (Content-Type: application/json), not " +
-                                              std::string(*ct));
+    return Status(
+        Code::kUnsupportedMediaType,
+        "the body must be JSON (Content-Type: application/json), not " + std::string(*ct));
   }
   if (req.body.empty()) return invalid_argument("the request needs a JSON body");
   json::parse_options opts;
@@ -33,8 +34,8 @@ Result<json::value> parse_json_body(const http::Request& req) {
   json::value v = json::parse(req.body, ec, {}, opts);
   if (ec) {
     if (ec == json::error::too_deep) {
-      return invalid_argument("the JSON body is nested deeper than " + std::to_string(kMaxJsonDepth) +
-                              " levels");
+      return invalid_argument("the JSON body is nested deeper than " +
+                              std::to_string(kMaxJsonDepth) + " levels");
     }
     return invalid_argument("the body is not valid JSON: " + ec.message());
   }
@@ -58,7 +59,9 @@ std::optional<std::int64_t> Fields::integer(std::string_view field, std::int64_t
   if (v->is_int64()) {
     n = v->get_int64();
   } else if (v->is_uint64()) {
-    n = v->get_uint64() > static_cast<std::uint64_t>(max) ? max + 1 : static_cast<std::int64_t>(v->get_uint64());
+    n = v->get_uint64() > static_cast<std::uint64_t>(max)
+            ? max + 1
+            : static_cast<std::int64_t>(v->get_uint64());
   } else if (v->is_double() && std::trunc(v->get_double()) == v->get_double() &&
              std::abs(v->get_double()) < 9e15) {
     n = static_cast<std::int64_t>(v->get_double());

@@ -16,7 +16,7 @@ namespace errand::api {
 
 namespace json = boost::json;
 
-inline constexpr int kMaxJsonDepth = 64;               // the outermost value is depth 1
+inline constexpr int kMaxJsonDepth = 64;                  // the outermost value is depth 1
 inline constexpr std::size_t kMaxPayloadBytes = 1 << 20;  // payloads and results
 
 // The body as JSON. 415 for a content type that is not JSON, 400 for bad
@@ -29,7 +29,8 @@ Result<json::value> parse_json_body(const http::Request& req);
 // at the end.
 class Fields {
  public:
-  Fields(const json::object& obj, std::string prefix = "") : obj_(obj), prefix_(std::move(prefix)) {}
+  Fields(const json::object& obj, std::string prefix = "")
+      : obj_(obj), prefix_(std::move(prefix)) {}
 
   const json::value* raw(std::string_view name);  // present and not null
   std::optional<std::int64_t> integer(std::string_view name, std::int64_t min, std::int64_t max);

@@ -16,11 +16,16 @@ Reply list_jobs(State& s, http::Request& req) {
     const std::string key = p.key.decode();
     const std::string value = p.value.decode();
     if (key == "queue") {
-      if (!is_valid_queue_name(value)) co_return error_response(invalid_argument("queue '" + value + "' is not a valid queue name"));
+      if (!is_valid_queue_name(value))
+        co_return error_response(
+            invalid_argument("queue '" + value + "' is not a valid queue name"));
       spec.queue = value;
     } else if (key == "state") {
       spec.state = parse_job_state(value);
-      if (!spec.state) co_return error_response(invalid_argument("state must be one of scheduled, queued, running, succeeded, failed, cancelled, expired"));
+      if (!spec.state)
+        co_return error_response(
+            invalid_argument("state must be one of scheduled, queued, running, succeeded, failed, "
+                             "cancelled, expired"));
     } else if (key == "limit") {
       int limit = 0;
       try {
@@ -30,24 +35,30 @@ Reply list_jobs(State& s, http::Request& req) {
       } catch (const std::exception&) {
         limit = 0;
       }
-      if (limit < 1 || limit > 1000) co_return error_response(invalid_argument("limit must be an integer from 1 to 1000"));
+      if (limit < 1 || limit > 1000)
+        co_return error_response(invalid_argument("limit must be an integer from 1 to 1000"));
       spec.limit = limit;
     } else if (key == "cursor") {
       auto id = JobId::parse(value);
-      if (!id) co_return error_response(invalid_argument("cursor must be the 'next' value of a previous page"));
+      if (!id)
+        co_return error_response(
+            invalid_argument("cursor must be the 'next' value of a previous page"));
       spec.before = *id;
     } else {
       co_return error_response(invalid_argument("unknown query parameter '" + key + "'"));
     }
   }
-  auto page = co_await await_result<JobPage>([&](auto cb) { s.broker.list(std::move(spec), std::move(cb)); });
+  auto page = co_await await_result<JobPage>(
+      [&](auto cb) { s.broker.list(std::move(spec), std::move(cb)); });
   if (!page) co_return error_response(page.status());
   std::string out = "{\"jobs\":[";
   for (std::size_t i = 0; i < page->jobs.size(); ++i) {
     if (i) out += ',';
     out += job_document(page->jobs[i]);
   }
-  out += "],\"next\":" + (page->next ? "\"" + page->next->to_string() + "\"" : std::string("null")) + "}";
+  out +=
+      "],\"next\":" + (page->next ? "\"" + page->next->to_string() + "\"" : std::string("null")) +
+      "}";
   co_return json_response(200, out);
 }
 
@@ -66,7 +77,8 @@ Reply delete_job(State& s, const JobId& id) {
 }
 
 Reply list_queues(State& s) {
-  auto qs = co_await await_result<std::vector<QueueStats>>([&](auto cb) { s.broker.queues(std::move(cb)); });
+  auto qs = co_await await_result<std::vector<QueueStats>>(
+      [&](auto cb) { s.broker.queues(std::move(cb)); });
   if (!qs) co_return error_response(qs.status());
   std::string out = "{\"queues\":[";
   for (std::size_t i = 0; i < qs->size(); ++i) {
@@ -77,7 +89,8 @@ Reply list_queues(State& s) {
 }
 
 Reply get_queue(State& s, const std::string& queue) {
-  auto q = co_await await_result<QueueStats>([&](auto cb) { s.broker.queue(queue, std::move(cb)); });
+  auto q =
+      co_await await_result<QueueStats>([&](auto cb) { s.broker.queue(queue, std::move(cb)); });
   if (!q) co_return error_response(q.status());
   co_return json_response(200, queue_document(*q));
 }
@@ -91,7 +104,8 @@ Reply pause_queue(State& s, const std::string& queue, bool paused) {
 
 Reply readiness(State& s) {
   if (s.draining) co_return error_response(unavailable("draining: the server is shutting down"));
-  if (!s.broker.healthy()) co_return error_response(unavailable("the store cannot write; see the server log"));
+  if (!s.broker.healthy())
+    co_return error_response(unavailable("the store cannot write; see the server log"));
   co_return json_response(200, R"({"status":"ready"})");
 }
 

@@ -38,13 +38,16 @@ Result<LeaseSpec> parse_lease(const json::object& o, const http::Request& req) {
   LeaseSpec spec;
   const json::array* queues = f.array("queues");
   if (!f.status().is_ok()) return f.status();
-  if (!queues || queues->empty()) return invalid_argument("queues must be a non-empty array of queue names");
+  if (!queues || queues->empty())
+    return invalid_argument("queues must be a non-empty array of queue names");
   if (queues->size() > kMaxLeaseQueues) {
-    return invalid_argument("queues may name at most " + std::to_string(kMaxLeaseQueues) + " queues");
+    return invalid_argument("queues may name at most " + std::to_string(kMaxLeaseQueues) +
+                            " queues");
   }
   for (const auto& q : *queues) {
     if (!q.is_string() || !is_valid_queue_name(q.get_string())) {
-      return invalid_argument("queues must hold valid queue names; " + json::serialize(q) + " is not one");
+      return invalid_argument("queues must hold valid queue names; " + json::serialize(q) +
+                              " is not one");
     }
     spec.queues.emplace_back(q.get_string());
   }
@@ -68,22 +71,38 @@ Reply lease_jobs(State& s, http::Request& req) {
   if (!body) co_return error_response(body.status());
   auto spec = parse_lease(body->get_object(), req);
   if (!spec) co_return error_response(spec.status());
-  if (s.draining) co_return error_response(unavailable("the server is shutting down; lease elsewhere"));
+  if (s.draining)
+    co_return error_response(unavailable("the server is shutting down; lease elsewhere"));
   const auto deadline = Clock::now() + requested_wait(s, req);
   std::vector<std::string> topics;
   for (const auto& q : spec->queues) topics.push_back(queue_topic(q));
+  bool was_woken = false;  // the previous wait ended by a wake-up
   for (;;) {
     auto signal = co_await Signal::make();
     const auto sub = s.broker.waiters().subscribe(topics, [signal] { signal->fire(); });
-    auto jobs = co_await await_result<std::vector<JobView>>(
-        [&](auto cb) { s.broker.lease(*spec, std::move(cb)); });
-    const bool done = !jobs || !jobs->empty() || s.draining || Clock::now() >= deadline;
-    if (!done) co_await signal->wait(deadline);
+    // Checked right before each attempt: a job leased to a worker that is gone
+    // sits leased to nobody until its lease expires, while live workers wait.
+    // (One leased in the race after this check is recovered that way too.)
+    const bool gone = req.client_gone();
+    Result<std::vector<JobView>> jobs = std::vector<JobView>{};
+    if (!gone) {
+      jobs = co_await await_result<std::vector<JobView>>(
+          [&](auto cb) { s.broker.lease(*spec, std::move(cb)); });
+    }
+    bool done = gone || !jobs || !jobs->empty() || s.draining || Clock::now() >= deadline;
+    if (!done) {
+      req.on_client_gone([signal] { signal->fire(); });
+      co_await signal->wait(deadline);
+      done = req.client_gone();
+    }
     s.broker.waiters().unsubscribe(sub);
     if (done) {
       // A wake-up meant for one ready job may have reached this request after
-      // its lease was already decided: hand it on so the job is not stranded.
-      if (signal->fired()) {
+      // its lease was already decided, or after its worker left (then maybe
+      // in the previous round, with no attempt since): hand it on so the job
+      // is not stranded. When only the worker leaving fired the signal, this
+      // wakes another waiter for nothing; it leases nothing and waits again.
+      if (signal->fired() || (gone && was_woken)) {
         for (const auto& t : topics) s.broker.waiters().notify_some(t, 1);
       }
       if (!jobs) co_return error_response(jobs.status());
@@ -94,6 +113,7 @@ Reply lease_jobs(State& s, http::Request& req) {
       }
       co_return json_response(200, out + "]}");
     }
+    was_woken = signal->fired();
   }
 }
 
@@ -108,7 +128,8 @@ Reply ack_job(State& s, http::Request& req, const JobId& id) {
   auto result = result_of(f, o, "result");
   if (!result) co_return error_response(result.status());
   spec.result_json = std::move(result.value());
-  auto state = co_await await_result<JobState>([&](auto cb) { s.broker.ack(std::move(spec), std::move(cb)); });
+  auto state = co_await await_result<JobState>(
+      [&](auto cb) { s.broker.ack(std::move(spec), std::move(cb)); });
   if (!state) co_return error_response(state.status());
   co_return json_response(200, "{\"state\":\"" + std::string(to_string(*state)) + "\"}");
 }
@@ -134,10 +155,12 @@ Reply fail_job(State& s, http::Request& req, const JobId& id) {
   spec.retry = f.boolean("retry").value_or(true);
   spec.retry_in_ms = f.integer("retry_in_ms", 0, 365LL * 24 * 3600 * 1000);
   if (!f.status().is_ok()) co_return error_response(f.status());
-  auto out = co_await await_result<FailOutcome>([&](auto cb) { s.broker.fail(std::move(spec), std::move(cb)); });
+  auto out = co_await await_result<FailOutcome>(
+      [&](auto cb) { s.broker.fail(std::move(spec), std::move(cb)); });
   if (!out) co_return error_response(out.status());
-  std::string resp = "{\"state\":\"" + std::string(to_string(out->state)) + "\",\"run_at\":" +
-                     (out->run_at ? "\"" + format_rfc3339(*out->run_at) + "\"" : std::string("null")) + "}";
+  std::string resp =
+      "{\"state\":\"" + std::string(to_string(out->state)) + "\",\"run_at\":" +
+      (out->run_at ? "\"" + format_rfc3339(*out->run_at) + "\"" : std::string("null")) + "}";
   co_return json_response(200, resp);
 }
 
@@ -162,27 +185,32 @@ Reply heartbeat_job(State& s, http::Request& req, const JobId& id) {
     norm["message"] = message ? json::value(*message) : json::value(nullptr);
     norm["data"] = data ? *data : json::value(nullptr);
     spec.progress_json = json::serialize(norm);
-    if (spec.progress_json.size() > kMaxPayloadBytes) co_return error_response(too_large("progress is too large"));
+    if (spec.progress_json.size() > kMaxPayloadBytes)
+      co_return error_response(too_large("progress is too large"));
   }
   if (!f.status().is_ok()) co_return error_response(f.status());
   auto out = co_await await_result<HeartbeatOutcome>(
       [&](auto cb) { s.broker.heartbeat(std::move(spec), std::move(cb)); });
   if (!out) co_return error_response(out.status());
-  co_return json_response(200, "{\"lease_expires_at\":\"" + format_rfc3339(out->lease_expires_at) +
-                                   "\",\"cancel_requested\":" + (out->cancel_requested ? "true" : "false") + "}");
+  co_return json_response(
+      200, "{\"lease_expires_at\":\"" + format_rfc3339(out->lease_expires_at) +
+               "\",\"cancel_requested\":" + (out->cancel_requested ? "true" : "false") + "}");
 }
 
 Reply ack_batch(State& s, http::Request& req) {
   auto body = object_body(req);
   if (!body) co_return error_response(body.status());
   const json::value* acks = body->get_object().if_contains("acks");
-  if (!acks || !acks->is_array()) co_return error_response(invalid_argument("the body must be {\"acks\": [...]}"));
+  if (!acks || !acks->is_array())
+    co_return error_response(invalid_argument("the body must be {\"acks\": [...]}"));
   const json::array& arr = acks->get_array();
   if (arr.size() > 1000) co_return error_response(too_large("at most 1000 acks per request"));
   // Validate everything first; then issue every ack at once so they share a commit.
   std::vector<AckSpec> specs;
   for (std::size_t i = 0; i < arr.size(); ++i) {
-    if (!arr[i].is_object()) co_return error_response(invalid_argument("acks[" + std::to_string(i) + "] must be an object"));
+    if (!arr[i].is_object())
+      co_return error_response(
+          invalid_argument("acks[" + std::to_string(i) + "] must be an object"));
     const json::object& o = arr[i].get_object();
     Fields f(o, "acks[" + std::to_string(i) + "].");
     f.only({"id", "lease", "result"});
@@ -221,7 +249,8 @@ Reply ack_batch(State& s, http::Request& req) {
     const Status& st = *gather->results[i];
     out += "{\"id\":\"" + ids[i].to_string() + "\",\"ok\":" + (st.is_ok() ? "true" : "false");
     if (!st.is_ok()) {
-      out += ",\"status\":" + std::to_string(error_response(st).status) + ",\"detail\":" + quote(st.message());
+      out += ",\"status\":" + std::to_string(error_response(st).status) +
+             ",\"detail\":" + quote(st.message());
     }
     out += "}";
   }

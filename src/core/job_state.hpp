@@ -30,14 +30,14 @@ inline bool is_terminal(JobState s) {
 // of states: running -> cancelled is legal when a worker gives up on a job
 // whose cancellation was requested, but no event takes running -> queued.
 enum class Transition {
-  kBecomeReady,     // scheduled -> queued (run_at reached)
-  kLease,           // queued -> running
-  kAck,             // running -> succeeded
-  kFailRetry,       // running -> scheduled (a failed attempt with retries left)
-  kFailTerminal,    // running -> failed
-  kCancel,          // queued | scheduled -> cancelled; running -> cancelled after the worker gives up
-  kExpire,          // queued | scheduled -> expired
-  kAdminRetry,      // failed | cancelled | expired -> queued
+  kBecomeReady,   // scheduled -> queued (run_at reached)
+  kLease,         // queued -> running
+  kAck,           // running -> succeeded
+  kFailRetry,     // running -> scheduled (a failed attempt with retries left)
+  kFailTerminal,  // running -> failed
+  kCancel,        // queued | scheduled -> cancelled; running -> cancelled after the worker gives up
+  kExpire,        // queued | scheduled -> expired
+  kAdminRetry,    // failed | cancelled | expired -> queued
 };
 
 // The state a job in `from` moves to through `t`, or nullopt when illegal.

@@ -11,7 +11,8 @@ Status Backoff::validate() const {
     return invalid_argument("backoff.multiplier must be between 1 and 1000");
   }
   if (max_ms < 0) return invalid_argument("backoff.max_ms must be >= 0");
-  if (!(jitter >= 0.0 && jitter <= 1.0)) return invalid_argument("backoff.jitter must be in [0, 1]");
+  if (!(jitter >= 0.0 && jitter <= 1.0))
+    return invalid_argument("backoff.jitter must be in [0, 1]");
   return Status::ok();
 }
 

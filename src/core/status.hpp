@@ -14,15 +14,15 @@ namespace errand {
 
 enum class Code {
   kOk,
-  kInvalidArgument,    // 400: malformed or wrong-typed input
-  kNotFound,           // 404
-  kConflict,           // 409: stale lease, idempotency conflict, invalid transition
-  kTooLarge,           // 413
+  kInvalidArgument,       // 400: malformed or wrong-typed input
+  kNotFound,              // 404
+  kConflict,              // 409: stale lease, idempotency conflict, invalid transition
+  kTooLarge,              // 413
   kUnsupportedMediaType,  // 415: a body that is not JSON
-  kResourceExhausted,  // 429: a queue is full
-  kUnavailable,        // 503: draining, overloaded, store failing
-  kInsufficientStorage,  // 507: disk full
-  kInternal,           // 500: a bug
+  kResourceExhausted,     // 429: a queue is full
+  kUnavailable,           // 503: draining, overloaded, store failing
+  kInsufficientStorage,   // 507: disk full
+  kInternal,              // 500: a bug
 };
 
 class [[nodiscard]] Status {
@@ -50,7 +50,7 @@ inline Status unavailable(std::string m) { return {Code::kUnavailable, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).is_ok() && "a Result holding a Status must hold an error");
   }

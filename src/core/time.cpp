@@ -113,8 +113,8 @@ std::optional<Millis> parse_rfc3339(std::string_view s) {
   }
   if (p != s.size()) return std::nullopt;
   if (second == 60) second = 59;  // a leap second is held at :59.999 rather than rejected
-  const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month),
-                                            static_cast<unsigned>(day));
+  const std::int64_t days =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
   return secs * 1000 + millis;
 }

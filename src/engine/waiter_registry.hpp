@@ -58,7 +58,7 @@ class WaiterRegistry {
 
   mutable std::mutex mutex_;
   Id next_id_ = 1;
-  std::unordered_map<Id, Waiter> waiters_;               // GUARDED_BY(mutex_)
+  std::unordered_map<Id, Waiter> waiters_;                 // GUARDED_BY(mutex_)
   std::unordered_map<std::string, std::list<Id>> topics_;  // GUARDED_BY(mutex_)
 };
 

@@ -1,9 +1,9 @@
 // The errand binary: parses the command line (CLI11 lives in this file only;
 // it is slow to compile) and runs the chosen subcommand.
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
+#include <CLI/CLI.hpp>
 
 #include <map>
 
@@ -45,15 +45,17 @@ int main(int argc, char** argv) {
   std::int64_t max_wait_ms = 60'000;
   CLI::App* serve = app.add_subcommand("serve", "Run the job server on the embedded store");
   serve->footer("Example: errand serve --listen 127.0.0.1:7400 --data-dir ./errand-data");
-  serve->add_option("--listen", options.listen, "Address to listen on (HOST:PORT; port 0 picks one)")
+  serve
+      ->add_option("--listen", options.listen, "Address to listen on (HOST:PORT; port 0 picks one)")
       ->envname("ERRAND_LISTEN")
       ->capture_default_str();
   serve->add_option("--data-dir", options.data_dir, "Directory of the embedded store")
       ->envname("ERRAND_DATA_DIR")
       ->capture_default_str();
-  serve->add_option("--durability", durability,
-                    "fsync: a 2xx means fsync'd (default); os: written, not fsync'd (a machine "
-                    "crash may lose it); memory: no write-ahead log (a crash loses it)")
+  serve
+      ->add_option("--durability", durability,
+                   "fsync: a 2xx means fsync'd (default); os: written, not fsync'd (a machine "
+                   "crash may lose it); memory: no write-ahead log (a crash loses it)")
       ->envname("ERRAND_DURABILITY")
       ->check(CLI::IsMember({"fsync", "os", "memory"}))
       ->capture_default_str();

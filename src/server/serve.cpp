@@ -1,10 +1,10 @@
 #include "server/serve.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <thread>
@@ -32,7 +32,8 @@ int serve(const ServeOptions& options) {
   asio::io_context io;
   http::ServerLimits limits;
   limits.max_connections = options.max_connections;
-  http::Server server(io, [&api](http::Request& req) { return api.handle(req); }, limits);
+  http::Server server(
+      io, [&api](http::Request& req) { return api.handle(req); }, limits);
   if (auto err = server.listen(options.listen)) {
     spdlog::error("cannot listen on {}: {}", options.listen, *err);
     return 2;
@@ -44,7 +45,7 @@ int serve(const ServeOptions& options) {
   spdlog::info("serving {} on port {} (durability {})", options.data_dir, server.port(),
                options.durability == embedded::Durability::kFsync ? "fsync"
                : options.durability == embedded::Durability::kOs  ? "os"
-                                                                   : "memory");
+                                                                  : "memory");
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -60,8 +61,8 @@ int serve(const ServeOptions& options) {
         asio::detached);
   });
 
-  const int n = options.threads > 0 ? options.threads
-                                    : std::max(1u, std::thread::hardware_concurrency());
+  const int n =
+      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> threads;
   for (int i = 1; i < n; ++i) threads.emplace_back([&io] { io.run(); });
   io.run();

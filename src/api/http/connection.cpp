@@ -82,11 +82,15 @@ std::string format_endpoint(const tcp::endpoint& endpoint) {
                          : address.to_string() + ":" + port;
 }
 
-// Removes the connection from the registry when its coroutine ends, however it ends.
+// Removes the connection from the registry when its coroutine ends, however it
+// ends. Ends a watch left pending too: its peek would keep the connection alive.
 struct ForgetOnExit {
   Impl& server;
-  Connection* conn;
-  ~ForgetOnExit() { server.forget(conn); }
+  Connection& conn;
+  ~ForgetOnExit() {
+    conn.watch.end_request();
+    server.forget(&conn);
+  }
 };
 
 struct DecrementOnExit {
@@ -263,6 +267,7 @@ net::awaitable<std::optional<Incoming>> read_request(const Impl& server, Connect
   in.keep_alive = parser.keep_alive();
   in.head = req.method() == bhttp::verb::head;
   in.request = to_request(req, conn.remote);
+  in.request->client_watch = &conn.watch;
   co_return in;
 }
 
@@ -291,11 +296,17 @@ bool copy_headers(const Headers& from, bhttp::fields& to) {
 // write timeout. Confined to the connection's strand; one write at a time.
 class ChunkSink final : public EventSink {
  public:
-  ChunkSink(const Impl& server, beast::tcp_stream& stream, bool chunked)
-      : server_(server), stream_(stream), chunked_(chunked) {}
+  // `watch` may be null: nobody watches for the client going away.
+  ChunkSink(const Impl& server, beast::tcp_stream& stream, bool chunked,
+            const DisconnectWatch* watch)
+      : server_(server), stream_(stream), chunked_(chunked), watch_(watch) {}
 
   net::awaitable<bool> write(std::string chunk) override {
     if (broken_ || stopped_) co_return false;
+    if (watch_ != nullptr && watch_->noticed_gone()) {
+      broken_ = true;
+      co_return false;
+    }
     if (server_.stopping()) {
       stopped_ = true;
       co_return false;
@@ -322,14 +333,16 @@ class ChunkSink final : public EventSink {
   const Impl& server_;
   beast::tcp_stream& stream_;
   const bool chunked_;
+  const DisconnectWatch* const watch_;
   bool broken_ = false;
   bool stopped_ = false;
 };
 
 // Writes `response`. Returns whether the connection may carry another request.
+// `watch` (may be null) watches for the client going away during a stream.
 net::awaitable<bool> write_response(const Impl& server, beast::tcp_stream& stream,
                                     Response response, unsigned version, bool keep_alive,
-                                    bool head_only) {
+                                    bool head_only, DisconnectWatch* watch) {
   const auto timeout = server.limits.write_timeout;
   if (response.stream) {
     bhttp::response<bhttp::empty_body> res;
@@ -352,14 +365,19 @@ net::awaitable<bool> write_response(const Impl& server, beast::tcp_stream& strea
     if (ec) co_return false;
     if (head_only) co_return keep_alive;
 
-    ChunkSink sink{server, stream, chunked};
+    ChunkSink sink{server, stream, chunked, watch};
+    // A stream may stay quiet for minutes: notice meanwhile a client that leaves.
+    if (watch != nullptr) watch->start();
+    bool failed = false;
     try {
       co_await response.stream(sink);
     } catch (const std::exception& e) {
       log_error(std::string("response stream failed: ") + e.what());
-      co_return false;  // a chunked body cut short tells the client it is incomplete
+      failed = true;
     }
-    if (sink.broken()) co_return false;
+    if (watch != nullptr) watch->forget_wake();  // it may refer to the stream's locals
+    // A chunked body cut short tells the client it is incomplete.
+    if (failed || sink.broken()) co_return false;
     if (chunked) {
       stream.expires_after(timeout);
       auto [lec, ln] = co_await net::async_write(stream, bhttp::make_chunk_last(), kTuple);
@@ -431,7 +449,8 @@ net::awaitable<Response> call_handler(const Impl& server, Request& request) {
 }  // namespace
 
 net::awaitable<void> serve(std::shared_ptr<Impl> server, std::shared_ptr<Connection> conn) {
-  const ForgetOnExit forget{*server, conn.get()};
+  const ForgetOnExit forget{*server, *conn};
+  conn->watch.set_owner(conn);
   error_code ec;
   const auto peer = conn->stream.socket().remote_endpoint(ec);
   conn->remote = ec ? "unknown" : format_endpoint(peer);
@@ -440,15 +459,25 @@ net::awaitable<void> serve(std::shared_ptr<Impl> server, std::shared_ptr<Connect
     if (!incoming) break;
     if (incoming->refusal != 0) {
       co_await write_response(*server, conn->stream, problem(incoming->refusal, incoming->detail),
-                              incoming->version, false, false);
+                              incoming->version, false, false, nullptr);
       co_await linger_close(conn->stream);
       co_return;
     }
+    // Empty lines after a body are no request (read_request would drop them next).
+    drop_leading_empty_lines(conn->buffer);
+    conn->watch.begin_request(conn->buffer.size() > 0);
     Response response = co_await call_handler(*server, *incoming->request);
-    // Checked after the handler: an answer given while draining closes the connection.
-    const bool keep_alive = incoming->keep_alive && !server->stopping();
-    if (!co_await write_response(*server, conn->stream, std::move(response), incoming->version,
-                                 keep_alive, incoming->head)) {
+    conn->watch.forget_wake();  // it may refer to the handler's locals
+    // Checked after the handler: an answer given while draining, or to a
+    // client that left, closes the connection.
+    const bool keep_alive =
+        incoming->keep_alive && !server->stopping() && !conn->watch.noticed_gone();
+    const bool reusable =
+        co_await write_response(*server, conn->stream, std::move(response), incoming->version,
+                                keep_alive, incoming->head, &conn->watch);
+    const bool gone = conn->watch.noticed_gone();
+    conn->watch.end_request();  // before anything reads the socket again
+    if (!reusable || gone) {
       co_await linger_close(conn->stream);
       co_return;
     }
@@ -461,7 +490,7 @@ net::awaitable<void> turn_away(std::shared_ptr<Impl> server, tcp::socket socket)
   beast::tcp_stream stream(std::move(socket));
   auto response = problem(503, "too many connections, retry later");
   response.set("Retry-After", "1");
-  co_await write_response(*server, stream, std::move(response), 11, false, false);
+  co_await write_response(*server, stream, std::move(response), 11, false, false, nullptr);
   co_await linger_close(stream);
 }
 

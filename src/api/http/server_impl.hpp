@@ -3,6 +3,7 @@
 // connection) share. Sees Beast; include it from nowhere else.
 #pragma once
 
+#include "api/http/disconnect_watch.hpp"
 #include "api/http/server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -40,6 +41,8 @@ struct Connection {
   beast::flat_buffer buffer;
   std::string remote;
   bool idle = false;  // waiting for the first byte of a request: close_idle() may close it
+  // The client_watch of each request; one per connection, so a request costs no allocation.
+  DisconnectWatch watch{stream.socket()};
 };
 
 }  // namespace detail

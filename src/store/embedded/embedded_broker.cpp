@@ -4,9 +4,9 @@
 #include <rocksdb/options.h>
 
 #include <atomic>
-#include <map>
 #include <condition_variable>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -149,15 +149,15 @@ class EmbeddedBroker final : public Broker {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   std::mutex mutex_;
-  JobIndex index_;                        // GUARDED_BY(mutex_)
-  UuidV7Generator ids_;                   // GUARDED_BY(mutex_)
+  JobIndex index_;       // GUARDED_BY(mutex_)
+  UuidV7Generator ids_;  // GUARDED_BY(mutex_)
   GroupCommitter committer_;
-  std::mt19937_64 rng_;                   // GUARDED_BY(mutex_)
+  std::mt19937_64 rng_;  // GUARDED_BY(mutex_)
   WaiterRegistry waiters_;
   std::atomic<bool> healthy_{true};
-  std::condition_variable timer_wake_;    // waits on mutex_
+  std::condition_variable timer_wake_;       // waits on mutex_
   std::optional<Millis> timer_sleep_until_;  // GUARDED_BY(mutex_)
-  bool stopping_ = false;                 // GUARDED_BY(mutex_)
+  bool stopping_ = false;                    // GUARDED_BY(mutex_)
   std::thread timer_thread_;
 };
 
@@ -269,15 +269,16 @@ void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
     out[i].job.record = index_.insert(std::move(r));
     out[i].job.payload_json = std::move(s.payload_json);
   }
-  commit(std::move(c), [this, out = std::move(out), done = std::move(done)](const Status& s) mutable {
-    if (!s.is_ok()) return done(s);
-    for (auto& o : out) {
-      if (o.replayed && is_terminal(o.job.record.state)) {
-        o.job.result_json = read_value(kResults, o.job.record.id);
-      }
-    }
-    done(std::move(out));
-  });
+  commit(std::move(c),
+         [this, out = std::move(out), done = std::move(done)](const Status& s) mutable {
+           if (!s.is_ok()) return done(s);
+           for (auto& o : out) {
+             if (o.replayed && is_terminal(o.job.record.state)) {
+               o.job.result_json = read_value(kResults, o.job.record.id);
+             }
+           }
+           done(std::move(out));
+         });
 }
 
 void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) {
@@ -321,14 +322,14 @@ void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) 
     lock.unlock();
     return done(std::move(leased));
   }
-  commit(std::move(c), [this, leased = std::move(leased), done = std::move(done)](
-                           const Status& s) mutable {
-    if (!s.is_ok()) return done(s);
-    // Read after the commit: the submit that wrote a payload may have been
-    // in this very group.
-    for (auto& j : leased) j.payload_json = read_value(kPayloads, j.record.id);
-    done(std::move(leased));
-  });
+  commit(std::move(c),
+         [this, leased = std::move(leased), done = std::move(done)](const Status& s) mutable {
+           if (!s.is_ok()) return done(s);
+           // Read after the commit: the submit that wrote a payload may have been
+           // in this very group.
+           for (auto& j : leased) j.payload_json = read_value(kPayloads, j.record.id);
+           done(std::move(leased));
+         });
 }
 
 void EmbeddedBroker::ack(AckSpec spec, Callback<JobState> done) {
@@ -365,8 +366,8 @@ FailOutcome EmbeddedBroker::fail_attempt(JobRecord& r, JobError error, bool retr
                                          Change& c) {
   error.attempt = r.attempt;
   c.event(r, now, "failed_attempt",
-          "\"attempt\":" + std::to_string(r.attempt) + "," + json_member("worker", r.worker) +
-              "," + error_member(error));
+          "\"attempt\":" + std::to_string(r.attempt) + "," + json_member("worker", r.worker) + "," +
+              error_member(error));
   FailOutcome out{};
   QueueState& q = index_.queue(r.queue);
   if (r.cancel_requested) {
@@ -408,7 +409,8 @@ FailOutcome EmbeddedBroker::fail_attempt(JobRecord& r, JobError error, bool retr
     });
     ++q.failed_total;
     c.put_queue(q);
-    c.event(r, now, "failed", "\"attempt\":" + std::to_string(r.attempt) + "," + error_member(error));
+    c.event(r, now, "failed",
+            "\"attempt\":" + std::to_string(r.attempt) + "," + error_member(error));
     out.state = JobState::kFailed;
   }
   c.put_job(r);
@@ -450,7 +452,8 @@ void EmbeddedBroker::heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> do
   });
   if (!spec.progress_json.empty()) {
     // The progress object's members become the event's fields.
-    c.event(*r, now, "progress", std::string_view(spec.progress_json).substr(1, spec.progress_json.size() - 2));
+    c.event(*r, now, "progress",
+            std::string_view(spec.progress_json).substr(1, spec.progress_json.size() - 2));
   } else {
     c.event(*r, now, "heartbeat",
             json_member("lease_expires_at", format_rfc3339(*r->lease_expires_at)));
@@ -470,8 +473,9 @@ void EmbeddedBroker::cancel(JobId id, Callback<JobView> done) {
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
   if (is_terminal(r->state)) {
-    return lock.unlock(), done(conflict("job " + id.to_string() + " is already " +
-                                        std::string(to_string(r->state)) + "; it cannot be cancelled"));
+    return lock.unlock(),
+           done(conflict("job " + id.to_string() + " is already " +
+                         std::string(to_string(r->state)) + "; it cannot be cancelled"));
   }
   Change c;
   if (r->state == JobState::kRunning) {
@@ -528,9 +532,9 @@ void EmbeddedBroker::discard(JobId id, Callback<Empty> done) {
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
   if (!is_terminal(r->state)) {
-    return lock.unlock(), done(conflict("job " + id.to_string() + " is " +
-                                        std::string(to_string(r->state)) +
-                                        "; only finished jobs can be deleted (cancel it first)"));
+    return lock.unlock(),
+           done(conflict("job " + id.to_string() + " is " + std::string(to_string(r->state)) +
+                         "; only finished jobs can be deleted (cancel it first)"));
   }
   Change c;
   c.purge(id);
@@ -714,8 +718,8 @@ void EmbeddedBroker::run_timers() {
     if (!c.empty()) commit(std::move(c), [](const Status&) {});
     timer_sleep_until_ = index_.next_timer_at();
     if (timer_sleep_until_) {
-      const auto until = std::chrono::system_clock::time_point(
-          std::chrono::milliseconds(*timer_sleep_until_));
+      const auto until =
+          std::chrono::system_clock::time_point(std::chrono::milliseconds(*timer_sleep_until_));
       timer_wake_.wait_until(lock, until);
     } else {
       timer_wake_.wait(lock);
@@ -755,7 +759,8 @@ Result<std::unique_ptr<Broker>> open_embedded_broker(const EmbeddedOptions& opti
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s =
       rocksdb::DB::Open(db_options, options.data_dir, descriptors, &handles, &raw);
-  if (!s.ok()) return unavailable("cannot open the store in " + options.data_dir + ": " + s.ToString());
+  if (!s.ok())
+    return unavailable("cannot open the store in " + options.data_dir + ": " + s.ToString());
   std::unique_ptr<rocksdb::DB> db(raw);
   raw->DestroyColumnFamilyHandle(handles[0]);  // the default family is unused
   handles.erase(handles.begin());

@@ -41,9 +41,9 @@ class GroupCommitter {
   rocksdb::WriteOptions options_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  rocksdb::WriteBatch open_;             // GUARDED_BY(mutex_)
-  std::vector<Completion> waiting_;      // GUARDED_BY(mutex_)
-  bool stopping_ = false;                // GUARDED_BY(mutex_)
+  rocksdb::WriteBatch open_;         // GUARDED_BY(mutex_)
+  std::vector<Completion> waiting_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;            // GUARDED_BY(mutex_)
   std::thread writer_;
 };
 

@@ -1,10 +1,11 @@
 // The HTTP server over real loopback sockets: routing, keep-alive, limits,
-// framing attacks, streaming, deadlines and shutdown.
+// framing attacks, streaming, deadlines, clients that leave, and shutdown.
 #include "api/http/server.hpp"
 
 #include "api/http/problem.hpp"
 #include "test_client.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -45,6 +46,51 @@ net::awaitable<void> pause(std::chrono::milliseconds delay) {
 // until its request has been read, and draining closes idle connections.
 std::atomic<int> slow_started{0};
 
+// What the handlers that watch for their client leaving saw, for the test
+// thread. Reset by each test that uses it.
+struct WatchProbe {
+  std::atomic<int> waiting{0};       // handlers (or streams) that started to watch
+  std::atomic<int> gone{0};          // ... that ended seeing their client gone
+  std::atomic<int> present{0};       // ... that ended with their client still there
+  std::atomic<int> woken{0};         // on_client_gone callbacks that ran
+  std::atomic<bool> proceed{false};  // set by the test: a waiting handler may go on
+
+  void reset() {
+    waiting = gone = present = woken = 0;
+    proceed = false;
+  }
+  void record(const Request& request) { ++(request.client_gone() ? gone : present); }
+};
+WatchProbe probe;
+
+// True when `condition` holds before TestClient's deadline.
+template <typename Condition>
+bool eventually(Condition condition) {
+  const auto deadline = std::chrono::steady_clock::now() + TestClient::kDeadline;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// Waits until the test sets probe.proceed (bounded: a broken test must not hang).
+net::awaitable<void> until_proceed() {
+  for (int i = 0; i < 1000 && !probe.proceed; ++i) co_await pause(5ms);
+}
+
+// Waits up to 10 s, or until `request`'s client goes away.
+net::awaitable<void> wait_for_client_to_leave(const Request& request) {
+  net::steady_timer timer(co_await net::this_coro::executor, 10s);
+  request.on_client_gone([&timer] {
+    ++probe.woken;
+    timer.cancel();
+  });
+  ++probe.waiting;
+  if (!request.client_gone()) co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  probe.record(request);
+}
+
 net::awaitable<Response> route(Request& request) {
   const auto path = request.path();
   Response response;
@@ -70,6 +116,31 @@ net::awaitable<Response> route(Request& request) {
     response.set("Content-Type", "text/event-stream");
     response.stream = [](EventSink& sink) -> net::awaitable<void> {
       while (co_await sink.write("data: tick\n\n")) co_await pause(10ms);
+    };
+  } else if (path == "/wait-for-close") {
+    co_await wait_for_client_to_leave(request);
+    response.body = kHello;
+  } else if (path == "/check-late") {
+    // Asks only once the test has closed the connection: nothing watched before.
+    ++probe.waiting;
+    co_await until_proceed();
+    probe.record(request);
+    response.body = kHello;
+  } else if (path == "/watch-awhile") {
+    // Watches until the test says so (the client may pipeline meanwhile), then answers.
+    request.on_client_gone([] { ++probe.woken; });
+    ++probe.waiting;
+    co_await until_proceed();
+    co_await pause(50ms);  // time for the watch to notice what the client sent
+    probe.record(request);
+    response.body = request.client_gone() ? "gone" : "present";
+  } else if (path == "/idle-stream") {
+    response.set("Content-Type", "text/event-stream");
+    // The Request outlives the stream, so the stream may use it.
+    response.stream = [&request](EventSink& sink) -> net::awaitable<void> {
+      if (!co_await sink.write("data: hello\n\n")) co_return;
+      co_await wait_for_client_to_leave(request);
+      if (co_await sink.write("data: bye\n\n")) ++probe.present;  // must fail: nobody listens
     };
   } else if (path == "/slow") {
     ++slow_started;
@@ -447,6 +518,110 @@ TEST_F(ServerTest, ShutdownClosesIdleConnectionsAndLetsRequestsFinish) {
   ASSERT_EQ(done.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(server_->open_connections(), 0u);
   EXPECT_FALSE(TestClient(server_->port()).connected());
+}
+
+TEST_F(ServerTest, HandlerWaitingForItsClientIsWokenWhenTheClientCloses) {
+  start();
+  probe.reset();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /wait-for-close HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(eventually([] { return probe.waiting == 1; }));
+  client.close();
+  // The handler waits for 10 s unless the watch wakes it.
+  ASSERT_TRUE(eventually([] { return probe.gone + probe.present == 1; }));
+  EXPECT_EQ(probe.gone, 1);
+  EXPECT_EQ(probe.woken, 1);
+  EXPECT_TRUE(eventually([this] { return server_->open_connections() == 0; }));
+}
+
+TEST_F(ServerTest, ClientThatLeftBeforeTheFirstCheckIsSeenAtOnce) {
+  start();
+  probe.reset();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /check-late HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(eventually([] { return probe.waiting == 1; }));
+  client.close();
+  probe.proceed = true;
+  ASSERT_TRUE(eventually([] { return probe.gone + probe.present == 1; }));
+  EXPECT_EQ(probe.gone, 1);
+}
+
+TEST_F(ServerTest, PipelinedRequestSentWhileAHandlerWatchesIsLeftIntact) {
+  start();
+  probe.reset();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /watch-awhile HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(eventually([] { return probe.waiting == 1; }));
+  // Arrives while the first request's handler watches the socket.
+  ASSERT_TRUE(client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nsecond"));
+  probe.proceed = true;
+  const auto first = client.read_response();
+  const auto second = client.read_response();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(first->body, "present");
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(second->body, "second");
+  EXPECT_EQ(second->header("X-Method"), "POST");  // not one byte of it was consumed
+  EXPECT_EQ(probe.present, 1);
+  EXPECT_EQ(probe.woken, 0);
+  ASSERT_TRUE(client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto third = client.read_response();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->body, kHello);
+}
+
+TEST_F(ServerTest, ClientThatPipelinedAndHalfClosedIsNotGone) {
+  start();
+  probe.reset();
+  probe.proceed = true;
+  TestClient client = connect();
+  ASSERT_TRUE(
+      client.send("GET /watch-awhile HTTP/1.1\r\nHost: t\r\n\r\n"
+                  "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  client.shutdown_send();  // done sending, still reading: it wants both answers
+  const auto first = client.read_response();
+  const auto second = client.read_response();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->body, "present");
+  EXPECT_EQ(second->body, kHello);
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(ServerTest, ConnectionIsReusableAfterAWatchedRequest) {
+  start();
+  probe.reset();
+  probe.proceed = true;
+  TestClient client = connect();
+  for (int i = 0; i < 3; ++i) {
+    // Each answer ends a watch that is still waiting: the next read must get the socket back.
+    ASSERT_TRUE(client.send("GET /watch-awhile HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const auto watched = client.read_response();
+    ASSERT_TRUE(watched);
+    EXPECT_EQ(watched->body, "present");
+    ASSERT_TRUE(client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nnext"));
+    const auto next = client.read_response();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->body, "next");
+  }
+  EXPECT_EQ(probe.present, 3);
+  EXPECT_EQ(probe.woken, 0);
+  EXPECT_EQ(server_->open_connections(), 1u);
+}
+
+TEST_F(ServerTest, IdleStreamEndsWhenTheClientCloses) {
+  start();
+  probe.reset();
+  TestClient client = connect();
+  ASSERT_TRUE(client.send("GET /idle-stream HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(client.read_until("data: hello\n\n"));
+  ASSERT_TRUE(eventually([] { return probe.waiting == 1; }));
+  client.close();
+  ASSERT_TRUE(eventually([] { return probe.gone + probe.present == 1; }));
+  EXPECT_EQ(probe.gone, 1);
+  EXPECT_EQ(probe.woken, 1);
+  EXPECT_TRUE(eventually([this] { return server_->open_connections() == 0; }));
+  EXPECT_EQ(probe.present, 0);  // the write after the client left was refused
 }
 
 TEST(ServerListen, AcceptsTheDocumentedAddressForms) {

@@ -127,6 +127,12 @@ class TestClient {
     return out;
   }
 
+  // Half-closes: the server reads the end of the stream, and may still answer.
+  void shutdown_send() {
+    boost::system::error_code ignored;
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+
   void close() {
     boost::system::error_code ignored;
     socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
