@@ -14,13 +14,8 @@ std::string json_member(std::string_view name, std::string_view value) {
 }
 
 std::string error_json(const JobError& e) {
-  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "{" + std::string&&.
-  std::string out(1, '{');
-  out.append(json_member("message", e.message)).append(",");
-  out.append(json_member("type", e.type)).append(",");
-  out.append(json_member("detail", e.detail)).append(",\"attempt\":");
-  out.append(std::to_string(e.attempt)).append("}");
-  return out;
+  return "{" + json_member("message", e.message) + "," + json_member("type", e.type) + "," +
+         json_member("detail", e.detail) + ",\"attempt\":" + std::to_string(e.attempt) + "}";
 }
 
 std::string error_member(const JobError& e) { return "\"error\":" + error_json(e); }
