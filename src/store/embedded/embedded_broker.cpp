@@ -132,6 +132,9 @@ class EmbeddedBroker final : public Broker {
   // failed). REQUIRES: mutex_ held, so that commit order is change order.
   void commit(Change change, std::function<void(const Status&)> then);
   Result<JobView> read_job(const JobId& id);
+  // The running job `id` if `token` is its current lease, else the error to
+  // answer (fencing). REQUIRES: mutex_ held.
+  Result<JobRecord*> leased_job(const JobId& id, const std::string& token);
   std::string read_value(Cf cf, const JobId& id);
   QueueStats stats_of(const QueueState& q, Millis now) const;
   std::string new_lease_token();
@@ -191,6 +194,14 @@ void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> th
                       }
                       then(s);
                     });
+}
+
+Result<JobRecord*> EmbeddedBroker::leased_job(const JobId& id, const std::string& token) {
+  if (stopping_) return stopped();
+  JobRecord* r = index_.find(id);
+  if (!r) return job_not_found(id);
+  if (r->state != JobState::kRunning || r->lease_token != token) return lease_lost(id);
+  return r;
 }
 
 std::string EmbeddedBroker::new_lease_token() {
@@ -334,13 +345,10 @@ void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) 
 
 void EmbeddedBroker::ack(AckSpec spec, Callback<JobState> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
-  JobRecord* r = index_.find(spec.id);
-  if (!r) return lock.unlock(), done(job_not_found(spec.id));
-  if (r->state != JobState::kRunning || r->lease_token != spec.lease) {
-    return lock.unlock(), done(lease_lost(spec.id));
-  }
+  auto leased = leased_job(spec.id, spec.lease);
+  if (!leased) return lock.unlock(), done(leased.status());
+  JobRecord* r = *leased;
   Change c;
   index_.update(*r, [&](JobRecord& j) {
     j.state = JobState::kSucceeded;
@@ -419,13 +427,10 @@ FailOutcome EmbeddedBroker::fail_attempt(JobRecord& r, JobError error, bool retr
 
 void EmbeddedBroker::fail(FailSpec spec, Callback<FailOutcome> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
-  JobRecord* r = index_.find(spec.id);
-  if (!r) return lock.unlock(), done(job_not_found(spec.id));
-  if (r->state != JobState::kRunning || r->lease_token != spec.lease) {
-    return lock.unlock(), done(lease_lost(spec.id));
-  }
+  auto leased = leased_job(spec.id, spec.lease);
+  if (!leased) return lock.unlock(), done(leased.status());
+  JobRecord* r = *leased;
   Change c;
   FailOutcome out = fail_attempt(*r, std::move(spec.error), spec.retry, spec.retry_in_ms, now, c);
   commit(std::move(c), [out, done = std::move(done)](const Status& s) {
@@ -436,13 +441,10 @@ void EmbeddedBroker::fail(FailSpec spec, Callback<FailOutcome> done) {
 
 void EmbeddedBroker::heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
-  JobRecord* r = index_.find(spec.id);
-  if (!r) return lock.unlock(), done(job_not_found(spec.id));
-  if (r->state != JobState::kRunning || r->lease_token != spec.lease) {
-    return lock.unlock(), done(lease_lost(spec.id));
-  }
+  auto leased = leased_job(spec.id, spec.lease);
+  if (!leased) return lock.unlock(), done(leased.status());
+  JobRecord* r = *leased;
   Change c;
   index_.update(*r, [&](JobRecord& j) {
     // Without lease_ms a heartbeat renews for as long as the lease was granted.
