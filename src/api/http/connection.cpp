@@ -466,6 +466,9 @@ net::awaitable<void> serve(std::shared_ptr<Impl> server, std::shared_ptr<Connect
     // Empty lines after a body are no request (read_request would drop them next).
     drop_leading_empty_lines(conn->buffer);
     conn->watch.begin_request(conn->buffer.size() > 0);
+    // A handler may wait for minutes (long polls, Prefer: wait): hand the
+    // empty read buffer back rather than hold 8 KiB per waiting connection.
+    if (conn->buffer.size() == 0) conn->buffer.shrink_to_fit();
     Response response = co_await call_handler(*server, *incoming->request);
     conn->watch.forget_wake();  // it may refer to the handler's locals
     // Checked after the handler: an answer given while draining, or to a
