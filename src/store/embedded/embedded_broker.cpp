@@ -272,13 +272,18 @@ void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
     } else {
       c.ready(r.queue);
     }
-    QueueState& q = index_.queue(r.queue);
-    ++q.enqueued_total;
-    c.put_queue(q);
+    ++index_.queue(r.queue).enqueued_total;
     c.put(kPayloads, std::string(r.id.raw()), s.payload_json);
     c.put_job(r);
     out[i].job.record = index_.insert(std::move(r));
     out[i].job.payload_json = std::move(s.payload_json);
+  }
+  // Once per queue, not per job: a batch of 1000 writes its totals once.
+  std::string_view last_queue;
+  for (const auto& o : out) {
+    if (o.replayed || o.job.record.queue == last_queue) continue;
+    last_queue = o.job.record.queue;
+    c.put_queue(index_.queue(last_queue));
   }
   commit(std::move(c),
          [this, out = std::move(out), done = std::move(done)](const Status& s) mutable {
