@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "api/cors.hpp"
 #include "api/handlers.hpp"
 #include "api/http/problem.hpp"
 #include "core/prefer.hpp"
@@ -58,7 +59,22 @@ void Api::begin_drain() {
 }
 
 asio::awaitable<http::Response> Api::handle(http::Request& req) {
-  State& s = *state_;
+  const auto& origins = state_->options.cors_origins;
+  const auto origin = req.header("origin");
+  const bool cors = origin && !origins.empty() && cors_allows(origins, *origin);
+  if (req.method == "OPTIONS" && !origins.empty() && req.header("access-control-request-method")) {
+    if (!cors) {
+      co_return http::problem(403, "origin '" + std::string(origin.value_or("")) +
+                                       "' may not use this server (see --cors-origin)");
+    }
+    co_return cors_preflight(*origin);
+  }
+  http::Response response = co_await route(*state_, req);
+  if (cors) add_cors_headers(response, *origin);
+  co_return response;
+}
+
+asio::awaitable<http::Response> route(State& s, http::Request& req) {
   const auto segs_opt = split_path(req.path());
   if (!segs_opt) co_return http::problem(400, "the request path is malformed");
   const std::vector<std::string>& p = *segs_opt;

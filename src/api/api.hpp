@@ -9,6 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "api/http/message.hpp"
 
@@ -21,6 +23,7 @@ namespace errand::api {
 struct ApiOptions {
   std::chrono::milliseconds max_wait{60'000};       // cap on Prefer: wait
   std::chrono::milliseconds sse_keepalive{15'000};  // comment line on idle SSE streams
+  std::vector<std::string> cors_origins;            // empty: CORS off; "*": any origin
 };
 
 class Api {

@@ -21,6 +21,9 @@ struct Api::State {
 using State = Api::State;
 using Reply = asio::awaitable<http::Response>;
 
+// Answers one request (api.cpp): which handler for which method and path.
+Reply route(State& s, http::Request& req);
+
 // Responses.
 http::Response json_response(int status, std::string body);
 http::Response error_response(const Status& status);

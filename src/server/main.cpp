@@ -25,6 +25,11 @@ bool apply_config_file(const std::string& path, CLI::App& serve, errand::server:
   if (auto v = t["listen"].value<std::string>(); v && unset("--listen")) o.listen = *v;
   if (auto v = t["data_dir"].value<std::string>(); v && unset("--data-dir")) o.data_dir = *v;
   if (auto v = t["durability"].value<std::string>(); v && unset("--durability")) durability = *v;
+  if (auto* v = t["cors_origins"].as_array(); v && unset("--cors-origin")) {
+    for (const auto& e : *v) {
+      if (auto s = e.value<std::string>()) o.cors_origins.push_back(*s);
+    }
+  }
   if (auto v = t["max_wait_ms"].value<std::int64_t>(); v && unset("--max-wait-ms")) {
     o.max_wait = std::chrono::milliseconds(*v);
   }
@@ -69,6 +74,11 @@ int main(int argc, char** argv) {
   serve->add_option("--max-connections", options.max_connections, "Open connections at most")
       ->envname("ERRAND_MAX_CONNECTIONS")
       ->capture_default_str();
+  serve
+      ->add_option("--cors-origin", options.cors_origins,
+                   "Let pages from this origin call the API from a browser (repeatable; * = any)")
+      ->envname("ERRAND_CORS_ORIGINS")
+      ->delimiter(',');
   serve->add_option("--threads", options.threads, "I/O threads (0: one per core)")
       ->envname("ERRAND_THREADS")
       ->capture_default_str();

@@ -27,7 +27,7 @@ int serve(const ServeOptions& options) {
     return 1;
   }
   std::unique_ptr<Broker> broker = std::move(opened.value());
-  api::Api api(*broker, {.max_wait = options.max_wait});
+  api::Api api(*broker, {.max_wait = options.max_wait, .cors_origins = options.cors_origins});
 
   asio::io_context io;
   http::ServerLimits limits;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "store/embedded/group_commit.hpp"
 
@@ -18,6 +19,7 @@ struct ServeOptions {
   std::size_t max_connections = 10'000;
   int threads = 0;  // 0: one per core
   std::chrono::milliseconds drain_grace{10'000};
+  std::vector<std::string> cors_origins;  // empty: CORS off
 };
 
 // Runs until a signal asks it to stop. Returns the process exit code.
