@@ -25,6 +25,7 @@
 #include "errand/types.hpp"
 
 namespace errand {
+inline namespace v1 {
 
 class Error : public std::runtime_error {
  public:
@@ -59,12 +60,16 @@ struct ClientOptions {
   // How long a request may take beyond any wait it asked for.
   std::chrono::milliseconds request_timeout{30000};
   // When set and it becomes true, a call in progress (a long poll, a followed
-  // event stream) is abandoned within about 100 ms with Error::Kind::kStopped.
+  // event stream) is abandoned within about 100 ms with Error::Kind::kStopped;
+  // a call made while it is true throws kStopped at once. The flag must
+  // outlive the Client.
   const std::atomic<bool>* stop = nullptr;
 };
 
 class Client {
  public:
+  // Throws Error (kUsage) when options.server is not an http:// or https://
+  // URL. Connects lazily, on the first call.
   explicit Client(ClientOptions options = {});
   ~Client();
   Client(Client&&) noexcept;
@@ -72,6 +77,8 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
+  // REQUIRES (every member but the destructor and assignment): *this was not
+  // moved from.
   [[nodiscard]] const ClientOptions& options() const;
 
   // --- producers ---------------------------------------------------------
@@ -114,4 +121,5 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
+}  // namespace v1
 }  // namespace errand

@@ -11,6 +11,12 @@
 #include <vector>
 
 namespace errand {
+// The public API lives in errand::v1, spelled errand::Job and so on. The
+// inline namespace gives its symbols names of their own: the server's
+// internal types share some of these names (errand::JobPage...) and a binary
+// that links both (the errand binary links this library for its client
+// commands) would otherwise merge their inline functions, an ODR violation.
+inline namespace v1 {
 
 // A job as the server answers it (SPEC section 1 lists every field).
 struct Job {
@@ -20,14 +26,24 @@ struct Job {
   int attempt = 0;
   int max_attempts = 0;
   bool cancel_requested = false;
-  std::string payload;                // JSON text
-  std::optional<std::string> result;  // JSON text, once succeeded
-  std::optional<std::string> error;   // JSON text {"message","type","detail",...}, once failed
+  std::string payload;                  // JSON text
+  std::optional<std::string> result;    // JSON text, once succeeded
+  std::optional<std::string> error;     // JSON text {"message","type","detail",...}, once failed
   std::optional<std::string> progress;  // JSON text {"percent","message","data"}
   std::string json;                     // the whole document as the server sent it
 
   // succeeded, failed, cancelled or expired: the job will not change again.
   [[nodiscard]] bool terminal() const;
+};
+
+// How a failed attempt is retried (SPEC section 1): the delay before attempt
+// n+1 is min(max_ms, initial_ms * multiplier^(n-1)), give or take `jitter`.
+// Unset fields take the server's defaults.
+struct BackoffPolicy {
+  std::optional<std::int64_t> initial_ms;
+  std::optional<double> multiplier;
+  std::optional<std::int64_t> max_ms;
+  std::optional<double> jitter;  // 0..1, relative
 };
 
 // What a submit may set besides the payload. Unset fields take the server's defaults.
@@ -36,6 +52,7 @@ struct SubmitOptions {
   std::optional<std::int64_t> delay_ms;
   std::optional<std::string> run_at;  // RFC 3339; excludes delay_ms
   std::optional<int> max_attempts;
+  std::optional<BackoffPolicy> backoff;
   std::optional<std::int64_t> lease_ms;
   std::optional<std::int64_t> ttl_ms;
   std::optional<std::string> idempotency_key;
@@ -48,7 +65,7 @@ struct SubmitOptions {
 
 // One entry of a batch submit.
 struct BatchJob {
-  std::string payload;  // JSON text
+  std::string payload;    // JSON text
   SubmitOptions options;  // wait_seconds and traceparent are ignored in a batch
 };
 
@@ -86,7 +103,7 @@ struct Queue {
 // One entry of a job's timeline (also what the SSE stream delivers).
 struct Event {
   std::int64_t seq = 0;  // the SSE id; resume after it with Last-Event-ID
-  std::string type;      // submitted, leased, progress, failed_attempt, succeeded, ...
+  std::string type;      // enqueued, leased, progress, failed_attempt, succeeded, ...
   std::string json;      // the event's data as JSON text
 };
 
@@ -153,4 +170,5 @@ struct Ack {
   std::string result;  // JSON text
 };
 
+}  // namespace v1
 }  // namespace errand

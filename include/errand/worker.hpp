@@ -35,6 +35,7 @@
 #include "errand/types.hpp"
 
 namespace errand {
+inline namespace v1 {
 
 // Throw from a handler to fail the attempt with a type the server records.
 class JobFailure : public std::runtime_error {
@@ -53,7 +54,12 @@ class JobContext {
   virtual ~JobContext() = default;
   [[nodiscard]] virtual const LeasedJob& job() const = 0;
   // Reports progress at once (an immediate heartbeat carries it, so callers
-  // waiting on the job and SSE subscribers see it now).
+  // waiting on the job and SSE subscribers see it now): blocks for that one
+  // round trip, and every report reaches the job's timeline, in order, before
+  // its outcome. While the server is unreachable it does not block; the
+  // latest report then waits for the next heartbeat that gets through.
+  // Throws Error (kUsage) when `data` is not JSON text; `percent` is clamped
+  // to 0..100. Never throws for a network failure.
   virtual void progress(int percent, std::string message = {},
                         std::optional<std::string> data = std::nullopt) = 0;
   // Someone cancelled the job (learnt from a heartbeat): stop and throw
@@ -78,8 +84,8 @@ struct WorkerOptions {
   std::string name;                 // shown on jobs; default "<hostname>/<pid>"
   int concurrency = 1;              // handlers running at once
   std::chrono::milliseconds lease{30000};
-  std::chrono::milliseconds heartbeat_interval{0};  // 0: a third of `lease`
-  double poll_wait_seconds = 20;                    // long poll of one lease request
+  std::chrono::milliseconds heartbeat_interval{0};   // 0: a third of `lease`
+  double poll_wait_seconds = 20;                     // long poll of one lease request
   std::chrono::milliseconds reconnect_initial{200};  // backoff while the server is away
   std::chrono::milliseconds reconnect_max{5000};
   // One line per notable event (server unreachable / back, lease lost...);
@@ -102,10 +108,14 @@ class Worker {
 
   // Leases and runs jobs until stop(); then waits for running handlers,
   // reports their outcomes, and returns. Throws errand::Error only for a
-  // usage error (no queues, a bad queue name: the server's 400).
+  // usage error (no queues, a bad server URL: kUsage) or an answer no retry
+  // can cure (a bad queue name: the server's 400; 401, 403), after letting
+  // the jobs in hand finish. A Worker runs once: after stop(), run() returns
+  // at once.
   void run();
-  // Asks run() to drain and return. Async-signal-safe (it only stores to an
-  // atomic flag), so it may be called from a signal handler.
+  // Asks run() to drain and return: an idle long poll is abandoned within
+  // about 100 ms. Async-signal-safe (it only stores to an atomic flag), so it
+  // may be called from a signal handler.
   void stop() noexcept;
   [[nodiscard]] WorkerStats stats() const;
 
@@ -114,4 +124,5 @@ class Worker {
   std::unique_ptr<Impl> impl_;
 };
 
+}  // namespace v1
 }  // namespace errand

@@ -14,6 +14,14 @@ constexpr std::int64_t kMaxLeaseMs = 24LL * 3600 * 1000;
 constexpr std::size_t kMaxLeaseQueues = 100;
 constexpr std::int64_t kMaxLeaseBatch = 1000;
 
+// A whole percent stays an integer in the stored JSON (50, not Boost.JSON's 5E1).
+json::value percent_value(std::optional<double> percent) {
+  if (!percent) return nullptr;
+  const auto whole = static_cast<std::int64_t>(*percent);
+  if (static_cast<double>(whole) == *percent) return whole;
+  return *percent;
+}
+
 // The object body of a worker call, or an error response.
 Result<json::value> object_body(const http::Request& req) {
   auto body = parse_json_body(req);
@@ -181,7 +189,7 @@ Reply heartbeat_job(State& s, http::Request& req, const JobId& id) {
     if (!pf.status().is_ok()) co_return error_response(pf.status());
     const json::value* data = p->if_contains("data");
     json::object norm;
-    norm["percent"] = percent ? json::value(*percent) : json::value(nullptr);
+    norm["percent"] = percent_value(percent);
     norm["message"] = message ? json::value(*message) : json::value(nullptr);
     norm["data"] = data ? *data : json::value(nullptr);
     spec.progress_json = json::serialize(norm);

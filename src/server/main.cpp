@@ -1,15 +1,21 @@
 // The errand binary: parses the command line (CLI11 lives in this file only;
-// it is slow to compile) and runs the chosen subcommand.
+// it is slow to compile) and runs the chosen subcommand: `serve` here, the
+// client subcommands in src/cli (docs/cli.md).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <map>
+#include <string_view>
 
+#include "cli/commands.hpp"
 #include "server/serve.hpp"
 
 namespace {
+
+namespace cli = errand::cli;
 
 // Values from `--config FILE` fill the options not given as flags or ERRAND_* variables.
 bool apply_config_file(const std::string& path, CLI::App& serve, errand::server::ServeOptions& o,
@@ -36,6 +42,44 @@ bool apply_config_file(const std::string& path, CLI::App& serve, errand::server:
   return true;
 }
 
+void add_server_options(CLI::App* cmd, cli::ServerArgs& server) {
+  cmd->add_option("--server", server.url, "Base URL of the errand server")
+      ->envname("ERRAND_URL")
+      ->capture_default_str();
+  cmd->add_option("--token", server.token,
+                  "Bearer token (prefer ERRAND_TOKEN: arguments are visible in ps)")
+      ->envname("ERRAND_TOKEN");
+}
+
+void add_format_option(CLI::App* cmd, cli::Format& format) {
+  const std::map<std::string, cli::Format> kFormats = {{"json", cli::Format::kJson},
+                                                       {"table", cli::Format::kTable}};
+  cmd->add_option("--format", format, "json (one document, default) or table (aligned columns)")
+      ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case));
+}
+
+void add_job_id(CLI::App* cmd, std::string& id) {
+  cmd->add_option("ID", id, "The job's id (as printed by errand submit)")->required();
+}
+
+// `errand work QUEUE... -- CMD ARGS...`: everything after the first `--` is
+// the command, so that its own options never reach CLI11. Only when the
+// subcommand (the first argument that is not an option) is `work`: for the
+// others `--` keeps its usual meaning (`errand submit q -- -5`). Returns how
+// many arguments CLI11 should see.
+int split_work_command(int argc, char** argv, std::vector<std::string>& command) {
+  int first = 1;
+  while (first < argc && argv[first][0] == '-') ++first;
+  if (first >= argc || std::string_view(argv[first]) != "work") return argc;
+  for (int i = first + 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      command.assign(argv + i + 1, argv + argc);
+      return i;
+    }
+  }
+  return argc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,9 +94,11 @@ int main(int argc, char** argv) {
   std::int64_t max_wait_ms = 60'000;
   CLI::App* serve = app.add_subcommand("serve", "Run the job server on the embedded store");
   serve->footer("Example: errand serve --listen 127.0.0.1:7400 --data-dir ./errand-data");
+  // The last --listen wins, so a wrapper (or a test harness) can append one.
   serve
       ->add_option("--listen", options.listen, "Address to listen on (HOST:PORT; port 0 picks one)")
       ->envname("ERRAND_LISTEN")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
       ->capture_default_str();
   serve->add_option("--data-dir", options.data_dir, "Directory of the embedded store")
       ->envname("ERRAND_DATA_DIR")
@@ -83,8 +129,150 @@ int main(int argc, char** argv) {
       ->envname("ERRAND_THREADS")
       ->capture_default_str();
 
+  // The client subcommands; each sets `run` when it is the one parsed.
+  std::function<int()> run;
+  const auto on_parsed = [&run](CLI::App* cmd, std::function<int()> f) {
+    cmd->callback([&run, f = std::move(f)] { run = f; });
+  };
+
+  cli::SubmitArgs submit_args;
+  CLI::App* submit = app.add_subcommand("submit", "Submit a job and print it as JSON");
+  submit->footer(
+      "Exit status: 0 succeeded or accepted, 1 failed/cancelled/expired, 2 usage or connection "
+      "error.\nExample: errand submit images '{\"url\": \"https://example.com/a.png\"}' --wait 30");
+  add_server_options(submit, submit_args.server);
+  submit->add_option("QUEUE", submit_args.queue, "Queue to submit to")->required();
+  submit->add_option("PAYLOAD", submit_args.payload,
+                     "The payload as JSON, or - to read it from stdin (default: {})");
+  submit
+      ->add_option("--wait", submit_args.wait_seconds,
+                   "Wait up to SECS for the job to finish and print it finished")
+      ->check(CLI::Range(0.0, 3600.0));
+  submit->add_option("--key", submit_args.key, "Idempotency key: submitting it again is a no-op");
+  submit->add_option("--priority", submit_args.priority, "Higher runs first (default 0)")
+      ->check(CLI::Range(-1'000'000, 1'000'000));
+  submit->add_option("--delay", submit_args.delay_ms, "Run no sooner than MS milliseconds from now")
+      ->check(CLI::NonNegativeNumber);
+  submit
+      ->add_option("--max-attempts", submit_args.max_attempts,
+                   "Deliveries before it fails for good")
+      ->check(CLI::Range(1, 1000));
+  submit->add_option("--ttl", submit_args.ttl_ms, "Expire unless started within MS milliseconds")
+      ->check(CLI::PositiveNumber);
+  submit->add_option("--tag", submit_args.tags, "A tag for the job (repeatable)");
+  on_parsed(submit, [&] { return cli::run_submit(submit_args); });
+
+  cli::GetArgs get_args;
+  CLI::App* get = app.add_subcommand("get", "Print a job as JSON");
+  get->footer(
+      "Exit status: 0 found (succeeded or not finished), 1 failed/cancelled/expired or no such "
+      "job, 2 usage or connection error.\nExample: errand get 0190a1b2-6c1e-7d3a-9f00-3c5e8a7b1d42 "
+      "--wait 30");
+  add_server_options(get, get_args.server);
+  add_job_id(get, get_args.id);
+  get->add_option("--wait", get_args.wait_seconds, "Wait up to SECS for the job to finish")
+      ->check(CLI::Range(0.0, 3600.0));
+  on_parsed(get, [&] { return cli::run_get(get_args); });
+
+  cli::EventsArgs events_args;
+  bool no_follow = false;
+  CLI::App* events = app.add_subcommand(
+      "events", "Print a job's timeline, one JSON event per line, following it until it ends");
+  events->footer(
+      "Exit status: 0 done, 1 no such job, 2 usage or connection error.\nExample: errand events "
+      "0190a1b2-6c1e-7d3a-9f00-3c5e8a7b1d42 | jq -c '{seq, type}'");
+  add_server_options(events, events_args.server);
+  add_job_id(events, events_args.id);
+  events->add_flag("--no-follow", no_follow, "Print the events so far and exit");
+  on_parsed(events, [&] {
+    events_args.follow = !no_follow;
+    return cli::run_events(events_args);
+  });
+
+  cli::JobsArgs jobs_args;
+  CLI::App* jobs = app.add_subcommand("jobs", "List jobs, newest first");
+  jobs->footer(
+      "Exit status: 0 listed, 2 usage or connection error.\nExample: errand jobs --queue images "
+      "--state failed --format table");
+  add_server_options(jobs, jobs_args.server);
+  jobs->add_option("--queue", jobs_args.queue, "Only jobs of this queue");
+  jobs->add_option("--state", jobs_args.state, "Only jobs in this state")
+      ->check(CLI::IsMember(
+          {"scheduled", "queued", "running", "succeeded", "failed", "cancelled", "expired"}));
+  jobs->add_option("--limit", jobs_args.limit, "At most N jobs")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  jobs->add_option("--cursor", jobs_args.cursor, "Continue after a previous page (its \"next\")");
+  add_format_option(jobs, jobs_args.format);
+  on_parsed(jobs, [&] { return cli::run_jobs(jobs_args); });
+
+  cli::QueuesArgs queues_args;
+  CLI::App* queues = app.add_subcommand("queues", "List queues with their counts by state");
+  queues->footer(
+      "Exit status: 0 listed, 2 usage or connection error.\nExample: errand queues --format table");
+  add_server_options(queues, queues_args.server);
+  add_format_option(queues, queues_args.format);
+  on_parsed(queues, [&] { return cli::run_queues(queues_args); });
+
+  cli::JobActionArgs retry_args;
+  CLI::App* retry = app.add_subcommand(
+      "retry", "Put a failed, cancelled or expired job back in its queue with fresh attempts");
+  retry->footer(
+      "Exit status: 0 retried, 1 no such job or not retryable (e.g. succeeded), 2 usage or "
+      "connection error.\nExample: errand retry 0190a1b2-6c1e-7d3a-9f00-3c5e8a7b1d42");
+  add_server_options(retry, retry_args.server);
+  add_job_id(retry, retry_args.id);
+  on_parsed(retry, [&] { return cli::run_retry(retry_args); });
+
+  cli::JobActionArgs cancel_args;
+  CLI::App* cancel = app.add_subcommand(
+      "cancel", "Cancel a job (a running one is asked to stop: see cancel_requested)");
+  cancel->footer(
+      "Exit status: 0 cancelled or cancellation requested, 1 no such job or already finished, 2 "
+      "usage or connection error.\nExample: errand cancel 0190a1b2-6c1e-7d3a-9f00-3c5e8a7b1d42");
+  add_server_options(cancel, cancel_args.server);
+  add_job_id(cancel, cancel_args.id);
+  on_parsed(cancel, [&] { return cli::run_cancel(cancel_args); });
+
+  cli::WorkArgs work_args;
+  CLI::App* work = app.add_subcommand(
+      "work", "Run a command for each job: errand work QUEUE... [OPTIONS] -- CMD [ARGS...]");
+  work->footer(
+      "The command gets the payload JSON on stdin and ERRAND_JOB_ID, ERRAND_QUEUE, ERRAND_ATTEMPT "
+      "in its environment; its stdout is the result; a non-zero exit fails the attempt with the "
+      "tail of its stderr; a stderr line `errand:progress PERCENT MESSAGE` reports progress. "
+      "SIGTERM drains (a second one stops the running commands).\nExample: errand work images "
+      "--concurrency 4 --timeout 120 -- ./resize.sh");
+  add_server_options(work, work_args.server);
+  work->add_option("QUEUE", work_args.queues, "Queues to take jobs from, first ones first")
+      ->required();
+  work->add_option("--concurrency", work_args.concurrency, "Commands running at once")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  work->add_option("--timeout", work_args.timeout_seconds,
+                   "Stop a command after SECS and fail the attempt (type timeout)")
+      ->check(CLI::PositiveNumber);
+  work->add_option("--kill-grace", work_args.kill_grace_seconds,
+                   "SECS between SIGTERM and SIGKILL when a command is stopped")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  work->add_option("--lease-ms", work_args.lease_ms,
+                   "Lease length; heartbeats renew it while a command runs")
+      ->check(CLI::Range(std::int64_t{1000}, std::int64_t{86'400'000}))
+      ->capture_default_str();
+  work->add_option("--name", work_args.name, "Worker name shown on jobs (default HOST/PID)");
+  work->add_flag("--quiet", work_args.quiet,
+                 "Log no line per job and do not copy the commands' stderr");
+
+  std::vector<std::string> work_command;
+  const int parse_argc = split_work_command(argc, argv, work_command);
+  on_parsed(work, [&] {
+    work_args.command = work_command;
+    return cli::run_work(work_args);
+  });
+
   try {
-    app.parse(argc, argv);
+    app.parse(parse_argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
@@ -104,5 +292,6 @@ int main(int argc, char** argv) {
     options.durability = it->second;
     return errand::server::serve(options);
   }
+  if (run) return run();
   return 2;
 }

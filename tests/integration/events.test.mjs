@@ -56,6 +56,7 @@ describe('job timeline (JSON)', () => {
     const res = await api.req('GET', `/v1/jobs/${job.id}/events`, { headers: { accept: 'application/json' } });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    assert.match(res.text, /"percent":40[,}]/, 'a whole percent stays an integer in the JSON');
     const events = res.body.events;
     assert.ok(Array.isArray(events));
     for (const ev of events) {

@@ -173,6 +173,15 @@ describe('GET /v1/jobs', () => {
     assert.equal(all.body.jobs.length, 55);
   });
 
+  test('without a query string lists jobs of every queue', async () => {
+    const a = await api.submitOk(uniqueQueue('noquery-a'));
+    const b = await api.submitOk(uniqueQueue('noquery-b'));
+    const res = await api.req('GET', '/v1/jobs');
+    assert.equal(res.status, 200, res.text);
+    const ids = res.body.jobs.map((j) => j.id);
+    assert.ok(ids.includes(a.id) && ids.includes(b.id), JSON.stringify(ids));
+  });
+
   test('limit over 1000 or malformed, and an unknown state, are 400', async () => {
     for (const qs of ['limit=1001', 'limit=0', 'limit=abc', 'state=bogus']) {
       assertProblem(await api.req('GET', `/v1/jobs?${qs}`), 400, qs);

@@ -30,7 +30,9 @@ std::string_view Request::path() const {
 std::string_view Request::query() const {
   std::string_view t = target;
   const auto q = t.find('?');
-  return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+  // substr(size) rather than a default view: callers (Boost.URL) read a null
+  // data pointer as a C string.
+  return q == std::string_view::npos ? t.substr(t.size()) : t.substr(q + 1);
 }
 
 }  // namespace errand::http

@@ -45,7 +45,7 @@ export function errandBin() {
 }
 
 /** Environment for the child: ours minus every ERRAND_* variable (hermetic config). */
-function childEnv(extra) {
+export function childEnv(extra = {}) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ERRAND_')) env[k] = v;
   return { ...env, ...extra };
@@ -174,29 +174,42 @@ function withTimeout(promise, ms) {
   ]);
 }
 
+/** Registers a child process so that the 'exit' hook kills it if a test fails first. */
+export function trackChild(child) {
+  live.add(child);
+  child.once('close', () => live.delete(child));
+  return child;
+}
+
 /**
- * Runs the errand binary with `args` to completion (for CLI checks such as --help).
+ * Runs the errand binary with `args` to completion (the CLI, --help...).
+ * Options: input (written to stdin, which is then closed), env, timeoutMs.
  * Resolves to {code, signal, stdout, stderr}.
  */
-export function runErrand(args, { timeoutMs = 10_000, env = {} } = {}) {
+export function runErrand(args, { input, timeoutMs = 10_000, env = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(errandBin(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(env) });
-    live.add(child);
+    const child = trackChild(spawn(errandBin(), args, {
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: childEnv(env),
+    }));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
     child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
+    if (input !== undefined) {
+      child.stdin.on('error', () => {}); // the command may exit without reading it
+      child.stdin.end(input);
+    }
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`errand ${args.join(' ')} did not exit within ${timeoutMs} ms\n${stderr}`));
+      reject(new Error(`errand ${args.join(' ')} did not exit within ${timeoutMs} ms\n` +
+                       `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`));
     }, timeoutMs);
     child.once('error', (e) => {
       clearTimeout(timer);
       reject(e);
     });
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
-      live.delete(child);
       resolve({ code, signal, stdout, stderr });
     });
   });
