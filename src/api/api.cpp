@@ -8,6 +8,7 @@
 #include "api/cors.hpp"
 #include "api/handlers.hpp"
 #include "api/http/problem.hpp"
+#include "api/web_handlers.hpp"
 #include "core/prefer.hpp"
 #include "core/queue_name.hpp"
 #include "engine/waiter_registry.hpp"
@@ -50,7 +51,8 @@ Status bad_queue(const std::string& q) {
 
 }  // namespace
 
-Api::Api(Broker& broker, ApiOptions options) : state_(std::make_unique<State>(broker, options)) {}
+Api::Api(Broker& broker, metrics::ServerMetrics& metrics, ApiOptions options)
+    : state_(std::make_unique<State>(broker, metrics, options)) {}
 Api::~Api() = default;
 
 void Api::begin_drain() {
@@ -89,6 +91,11 @@ asio::awaitable<http::Response> route(State& s, http::Request& req) {
     if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
     co_return co_await readiness(s);
   }
+  if (n == 1 && p[0] == "metrics") {
+    if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
+    co_return co_await metrics_page(s);
+  }
+  if (auto page = dashboard(req, p)) co_return std::move(*page);  // GET / and /ui/...
   if (n < 2 || p[0] != "v1")
     co_return http::problem(404, "no such resource: " + std::string(req.path()));
 
@@ -114,6 +121,15 @@ asio::awaitable<http::Response> route(State& s, http::Request& req) {
     co_return co_await pause_queue(s, q, action == "pause");
   }
 
+  if (p[1] == "events" && n == 2) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    co_return co_await server_events(s, req);
+  }
+  if (p[1] == "alerts" && n == 2) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    co_return json_response(
+        200, s.options.alerts_document ? s.options.alerts_document() : R"({"alerts":[]})");
+  }
   if (p[1] == "leases" && n == 2) {
     if (m != "POST") co_return method_not_allowed("POST");
     co_return co_await lease_jobs(s, req);
@@ -223,6 +239,7 @@ Result<JobId> parse_job_id(std::string_view text) {
 asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const http::Request& req,
                                                    const JobId& id, Clock::time_point deadline) {
   const std::string topic = job_topic(id);
+  const metrics::GaugeScope open_wait(s.metrics.open_waits());
   for (;;) {
     auto signal = co_await Signal::make();
     const auto sub = s.broker.waiters().subscribe({&topic, 1}, [signal] { signal->fire(); });

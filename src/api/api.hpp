@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@
 namespace errand {
 class Broker;
 }
+namespace errand::metrics {
+class ServerMetrics;
+}
 
 namespace errand::api {
 
@@ -24,11 +28,14 @@ struct ApiOptions {
   std::chrono::milliseconds max_wait{60'000};       // cap on Prefer: wait
   std::chrono::milliseconds sse_keepalive{15'000};  // comment line on idle SSE streams
   std::vector<std::string> cors_origins;            // empty: CORS off; "*": any origin
+  // The body of GET /v1/alerts ({"alerts": [...]}); unset: no alert rules.
+  std::function<std::string()> alerts_document;
 };
 
 class Api {
  public:
-  Api(Broker& broker, ApiOptions options);
+  // REQUIRES: `broker` and `metrics` outlive this.
+  Api(Broker& broker, metrics::ServerMetrics& metrics, ApiOptions options);
   ~Api();
 
   boost::asio::awaitable<http::Response> handle(http::Request& req);

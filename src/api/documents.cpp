@@ -27,6 +27,42 @@ std::string tags_array(const std::vector<std::string>& tags) {
   return out + "]";
 }
 
+std::string waiting_on_json(const WaitingOn& w) {
+  std::string out = "{\"reason\":\"" + std::string(to_string(w.reason)) + "\"";
+  switch (w.reason) {
+    case WaitReason::kScheduled:
+      out += ",\"until\":" + time_or_null(w.until);
+      break;
+    case WaitReason::kBackoff:
+      out += ",\"attempt\":" + std::to_string(w.attempt);
+      out += ",\"max_attempts\":" + std::to_string(w.max_attempts);
+      out += ",\"until\":" + time_or_null(w.until);
+      out += ",\"last_error\":";
+      out += w.last_error ? "{" + json_member("message", w.last_error->message) + "," +
+                                json_member("type", w.last_error->type) + "}"
+                          : std::string("null");
+      break;
+    case WaitReason::kPaused:
+      out += ",\"queue\":" + quote(w.queue);
+      break;
+    case WaitReason::kQueued:
+      out += ",\"ahead\":" + std::to_string(w.ahead);
+      break;
+    case WaitReason::kNoWorkers:
+      out += ",\"ahead\":" + std::to_string(w.ahead);
+      out += ",\"idle_seconds\":" + std::to_string(w.idle_ms / 1000);
+      out += ",\"last_lease_request_at\":" + time_or_null(w.last_lease_request_at);
+      break;
+    case WaitReason::kRunning:
+      out += ",\"worker\":" + string_or_null(w.worker);
+      out += ",\"attempt\":" + std::to_string(w.attempt);
+      out += ",\"lease_expires_at\":" + time_or_null(w.until);
+      out += std::string(",\"cancel_requested\":") + (w.cancel_requested ? "true" : "false");
+      break;
+  }
+  return out + ",\"message\":" + quote(w.message) + "}";
+}
+
 }  // namespace
 
 std::string job_document(const JobView& v) {
@@ -54,7 +90,11 @@ std::string job_document(const JobView& v) {
   out += ",\"deadline\":" + time_or_null(r.deadline);
   out += ",\"tags\":" + tags_array(r.tags);
   out += ",\"traceparent\":" + string_or_null(r.traceparent);
-  out += ",\"flow\":null}";
+  out += ",\"flow\":null";
+  // Terminal jobs wait on nothing: null.
+  out += ",\"waiting_on\":" +
+         (v.waiting_on && !is_terminal(r.state) ? waiting_on_json(*v.waiting_on) : "null");
+  out += "}";
   return out;
 }
 

@@ -10,11 +10,13 @@
 #include "api/async.hpp"
 #include "api/http/message.hpp"
 #include "engine/broker.hpp"
+#include "metrics/server_metrics.hpp"
 
 namespace errand::api {
 
 struct Api::State {
   Broker& broker;
+  metrics::ServerMetrics& metrics;
   ApiOptions options;
   std::atomic<bool> draining{false};
 };
@@ -58,5 +60,9 @@ Reply list_queues(State& s);
 Reply get_queue(State& s, const std::string& queue);
 Reply pause_queue(State& s, const std::string& queue, bool paused);
 Reply readiness(State& s);
+
+// Observability (observability_handlers.cpp): GET /metrics, GET /v1/events.
+Reply metrics_page(State& s);
+Reply server_events(State& s, http::Request& req);
 
 }  // namespace errand::api

@@ -80,6 +80,7 @@ Reply submit_job(State& s, http::Request& req, const std::string& queue) {
     auto waited = co_await wait_for_terminal(s, req, o.job.record.id, deadline);
     if (waited) o.job = std::move(waited.value());
   }
+  if (wait.count() > 0) s.metrics.count_sync_wait(queue, is_terminal(o.job.record.state));
   co_return job_answer(o.job, o.replayed, wait);
 }
 
@@ -225,6 +226,7 @@ Reply job_events(State& s, http::Request& req, const JobId& id) {
   r.set("Cache-Control", "no-cache");
   // `req` outlives the stream (see http/message.hpp).
   r.stream = [&s, &req, id, last_seq](http::EventSink& sink) -> asio::awaitable<void> {
+    const metrics::GaugeScope open_stream(s.metrics.sse_streams());
     co_await stream_events(s, req, id, last_seq, sink);
   };
   co_return r;

@@ -66,6 +66,23 @@ Result<LeaseSpec> parse_lease(const json::object& o, const http::Request& req) {
   return spec;
 }
 
+// Tells the broker that workers ask for `queues` while a lease request is
+// open (waiting_on no_workers), however the request ends.
+class LeaseRequestScope {
+ public:
+  LeaseRequestScope(Broker& broker, const std::vector<std::string>& queues)
+      : broker_(broker), queues_(queues) {
+    broker_.lease_request_started(queues_);
+  }
+  ~LeaseRequestScope() { broker_.lease_request_ended(queues_); }
+  LeaseRequestScope(const LeaseRequestScope&) = delete;
+  LeaseRequestScope& operator=(const LeaseRequestScope&) = delete;
+
+ private:
+  Broker& broker_;
+  const std::vector<std::string>& queues_;  // the request's; outlives the scope
+};
+
 std::string lease_token_of(Fields& f) {
   auto lease = f.string("lease", 256);
   if (f.status().is_ok() && !lease) f.fail("lease is required: the token from POST /v1/leases");
@@ -82,6 +99,9 @@ Reply lease_jobs(State& s, http::Request& req) {
   if (s.draining)
     co_return error_response(unavailable("the server is shutting down; lease elsewhere"));
   const auto deadline = Clock::now() + requested_wait(s, req);
+  std::optional<metrics::GaugeScope> open_wait;  // a long poll, not a plain lease
+  if (deadline > Clock::now()) open_wait.emplace(s.metrics.open_waits());
+  const LeaseRequestScope asking(s.broker, spec->queues);
   std::vector<std::string> topics;
   for (const auto& q : spec->queues) topics.push_back(queue_topic(q));
   bool was_woken = false;  // the previous wait ended by a wake-up

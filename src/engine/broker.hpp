@@ -17,6 +17,8 @@
 
 #include "core/job.hpp"
 #include "core/status.hpp"
+#include "engine/change_feed.hpp"
+#include "engine/waiting_on.hpp"
 
 namespace errand {
 
@@ -32,6 +34,9 @@ struct JobView {
   JobRecord record;
   std::string payload_json;
   std::string result_json;  // empty when there is no result
+  // Why it is not finished yet (engine/waiting_on.hpp): set by get, list,
+  // submit, cancel and retry for a job that is not terminal.
+  std::optional<WaitingOn> waiting_on;
 };
 
 struct SubmitSpec {
@@ -99,6 +104,10 @@ struct QueueStats {
   std::int64_t enqueued_total = 0;
   std::int64_t succeeded_total = 0;
   std::int64_t failed_total = 0;
+  // When a lease request for the queue last started or ended (nullopt: none
+  // since the server started), and whether one is open now (a long poll).
+  std::optional<Millis> last_lease_request_at;
+  bool asking_now = false;
 };
 
 struct ListSpec {
@@ -141,6 +150,16 @@ class Broker {
   // Who is waiting on what. The broker notifies job_topic(id) after every
   // durable change of a job, and queue_topic(q) when jobs become ready in q.
   virtual WaiterRegistry& waiters() = 0;
+  // A worker's lease request for `queues` is open from lease_request_started()
+  // to lease_request_ended() (a long poll: its whole wait), so the queues count
+  // as asked for (waiting_on `no_workers`). A lease() call counts by itself.
+  virtual void lease_request_started(const std::vector<std::string>& queues) = 0;
+  virtual void lease_request_ended(const std::vector<std::string>& queues) = 0;
+  // Every job state change, published once durable and before the callback
+  // of the call that made it (engine/change_feed.hpp).
+  virtual ChangeFeed& changes() = 0;
+  // Every group commit's write time and size.
+  virtual CommitFeed& commits() = 0;
   // False once the store cannot write (disk failure): /readyz reports it.
   virtual bool healthy() const = 0;
   // Finishes pending writes and stops background work. Idempotent.

@@ -17,6 +17,45 @@ namespace {
 
 namespace cli = errand::cli;
 
+// The [[alerts]] tables of the config file (SPEC §3 Alerts); false, with a
+// message, when one is malformed.
+bool apply_alert_rules(const std::string& path, const toml::table& t,
+                       errand::server::ServeOptions& o) {
+  const toml::array* rules = t["alerts"].as_array();
+  if (rules == nullptr) return true;
+  for (const auto& node : *rules) {
+    const toml::table* r = node.as_table();
+    errand::AlertRule rule;
+    std::optional<errand::AlertKind> kind;
+    if (r != nullptr) {
+      rule.name = (*r)["name"].value_or(std::string());
+      rule.queue_glob = (*r)["queue"].value_or(std::string("*"));
+      kind = errand::parse_alert_kind((*r)["kind"].value_or(std::string()));
+      rule.threshold_ms = (*r)["threshold_ms"].value_or(std::int64_t{0});
+      rule.ratio = (*r)["ratio"].value_or(0.0);
+      rule.window_ms = (*r)["window_ms"].value_or(rule.window_ms);
+      rule.webhook = (*r)["webhook"].value_or(std::string());
+      rule.secret = (*r)["secret"].value_or(std::string());
+    }
+    errand::Status ok = r == nullptr ? errand::invalid_argument("[[alerts]] entries must be tables")
+                        : !kind
+                            ? errand::invalid_argument(
+                                  "alert '" + rule.name +
+                                  "': kind must be lag, failure_ratio, dead_letters or no_workers")
+                            : errand::Status::ok();
+    if (ok.is_ok()) {
+      rule.kind = *kind;
+      ok = rule.validate();
+    }
+    if (!ok.is_ok()) {
+      std::fprintf(stderr, "errand: config %s: %s\n", path.c_str(), ok.message().c_str());
+      return false;
+    }
+    o.alert_rules.push_back(std::move(rule));
+  }
+  return true;
+}
+
 // Values from `--config FILE` fill the options not given as flags or ERRAND_* variables.
 bool apply_config_file(const std::string& path, CLI::App& serve, errand::server::ServeOptions& o,
                        std::string& durability) {
@@ -39,7 +78,10 @@ bool apply_config_file(const std::string& path, CLI::App& serve, errand::server:
   if (auto v = t["max_wait_ms"].value<std::int64_t>(); v && unset("--max-wait-ms")) {
     o.max_wait = std::chrono::milliseconds(*v);
   }
-  return true;
+  if (auto v = t["no_worker_after_ms"].value<std::int64_t>(); v && unset("--no-worker-after-ms")) {
+    o.no_worker_after = std::chrono::milliseconds(*v);
+  }
+  return apply_alert_rules(path, t, o);
 }
 
 void add_server_options(CLI::App* cmd, cli::ServerArgs& server) {
@@ -92,6 +134,7 @@ int main(int argc, char** argv) {
   std::string durability = "fsync";
   std::string config;
   std::int64_t max_wait_ms = 60'000;
+  std::int64_t no_worker_after_ms = 30'000;
   CLI::App* serve = app.add_subcommand("serve", "Run the job server on the embedded store");
   serve->footer("Example: errand serve --listen 127.0.0.1:7400 --data-dir ./errand-data");
   // The last --listen wins, so a wrapper (or a test harness) can append one.
@@ -116,6 +159,13 @@ int main(int argc, char** argv) {
   serve->add_option("--max-wait-ms", max_wait_ms, "Cap on Prefer: wait, in milliseconds")
       ->envname("ERRAND_MAX_WAIT_MS")
       ->check(CLI::Range(0, 3'600'000))
+      ->capture_default_str();
+  serve
+      ->add_option("--no-worker-after-ms", no_worker_after_ms,
+                   "A queued job's waiting_on says no_workers once no worker asked its queue "
+                   "for jobs for this long, in milliseconds")
+      ->envname("ERRAND_NO_WORKER_AFTER_MS")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{7} * 24 * 3600 * 1000))
       ->capture_default_str();
   serve->add_option("--max-connections", options.max_connections, "Open connections at most")
       ->envname("ERRAND_MAX_CONNECTIONS")
@@ -279,6 +329,7 @@ int main(int argc, char** argv) {
   }
   if (serve->parsed()) {
     options.max_wait = std::chrono::milliseconds(max_wait_ms);
+    options.no_worker_after = std::chrono::milliseconds(no_worker_after_ms);
     if (!config.empty() && !apply_config_file(config, *serve, options, durability)) return 2;
     static const std::map<std::string, errand::embedded::Durability> kDurability = {
         {"fsync", errand::embedded::Durability::kFsync},

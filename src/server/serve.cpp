@@ -7,33 +7,77 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <cstdio>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "alerts/alert_service.hpp"
 #include "api/api.hpp"
 #include "api/http/server.hpp"
 #include "engine/broker.hpp"
+#include "metrics/server_metrics.hpp"
 #include "store/embedded/embedded_broker.hpp"
 
 namespace errand::server {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// One log line per alert that fires (warn) or resolves (info).
+void log_alert(const Alert& a) {
+  if (a.state == AlertState::kFiring) {
+    spdlog::warn("alert {} firing for queue {}: {} is {} (threshold {})", a.name, a.queue,
+                 alert_kind_name(a.kind), a.value, a.threshold);
+  } else {
+    spdlog::info("alert {} resolved for queue {}: {} is {}", a.name, a.queue,
+                 alert_kind_name(a.kind), a.value);
+  }
+}
+
+}  // namespace
+
 int serve(const ServeOptions& options) {
-  auto opened = embedded::open_embedded_broker(
-      {.data_dir = options.data_dir, .durability = options.durability});
+  auto opened =
+      embedded::open_embedded_broker({.data_dir = options.data_dir,
+                                      .durability = options.durability,
+                                      .no_worker_after_ms = options.no_worker_after.count()});
   if (!opened) {
     spdlog::error("{}", opened.status().message());
     return 1;
   }
   std::unique_ptr<Broker> broker = std::move(opened.value());
-  api::Api api(*broker, {.max_wait = options.max_wait, .cors_origins = options.cors_origins});
+  metrics::ServerMetrics metrics(*broker);
+  std::optional<alerts::AlertService> alert_service;
+  if (!options.alert_rules.empty()) {
+    alert_service.emplace(
+        *broker, alerts::AlertServiceOptions{
+                     .rules = options.alert_rules,
+                     .webhook = {.log = [](const std::string& line) { spdlog::warn("{}", line); }},
+                     .on_change = log_alert,
+                 });
+  }
+  api::Api api(*broker, metrics,
+               {.max_wait = options.max_wait,
+                .cors_origins = options.cors_origins,
+                .alerts_document = [&alert_service] {
+                  std::string body = R"({"alerts":[)";
+                  if (alert_service) {
+                    const auto list = alert_service->list();
+                    for (std::size_t i = 0; i < list.size(); ++i) {
+                      if (i > 0) body += ',';
+                      body += alerts::alert_json(list[i]);
+                    }
+                  }
+                  return body + "]}";
+                }});
 
   asio::io_context io;
   http::ServerLimits limits;
   limits.max_connections = options.max_connections;
   http::Server server(
       io, [&api](http::Request& req) { return api.handle(req); }, limits);
+  metrics.set_connections_source([&server] { return server.open_connections(); });
   if (auto err = server.listen(options.listen)) {
     spdlog::error("cannot listen on {}: {}", options.listen, *err);
     return 2;
@@ -67,7 +111,8 @@ int serve(const ServeOptions& options) {
   for (int i = 1; i < n; ++i) threads.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : threads) t.join();
-  broker->shutdown();  // writes what is pending, then closes the store
+  alert_service.reset();  // it samples the broker
+  broker->shutdown();     // writes what is pending, then closes the store
   spdlog::info("stopped");
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/alerts.hpp"
 #include "store/embedded/group_commit.hpp"
 
 namespace errand::server {
@@ -20,6 +21,9 @@ struct ServeOptions {
   int threads = 0;  // 0: one per core
   std::chrono::milliseconds drain_grace{10'000};
   std::vector<std::string> cors_origins;  // empty: CORS off
+  // A queued job says waiting_on no_workers after this long without a lease request.
+  std::chrono::milliseconds no_worker_after{30'000};
+  std::vector<AlertRule> alert_rules;  // [[alerts]] of the config file
 };
 
 // Runs until a signal asks it to stop. Returns the process exit code.

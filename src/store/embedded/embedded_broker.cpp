@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/fingerprint.hpp"
+#include "engine/change_feed.hpp"
 #include "engine/timeline.hpp"
 #include "engine/waiter_registry.hpp"
 #include "store/embedded/job_index.hpp"
@@ -58,6 +59,14 @@ class Change {
     touched(id);
   }
   void touched(const JobId& id) { job_topics_.push_back(job_topic(id)); }
+  // `r` moved from `from` (empty: it is new) to its current state.
+  void moved(const JobRecord& r, std::optional<JobState> from, Millis at) {
+    changes_.push_back(state_change(r, from, r.state, at));
+  }
+  // `r` is about to be removed from the store.
+  void removed(const JobRecord& r, Millis at) {
+    changes_.push_back(state_change(r, r.state, std::nullopt, at));
+  }
   void ready(const std::string& queue, std::size_t n = 1) { ready_.emplace_back(queue, n); }
   bool empty() const { return puts_.empty() && dels_.empty() && ranges_.empty(); }
 
@@ -66,7 +75,8 @@ class Change {
     for (const auto& d : dels_) wb.Delete(cfs[d.cf], d.key);
     for (const auto& r : ranges_) wb.DeleteRange(cfs[kTimeline], r.first, r.second);
   }
-  void publish(WaiterRegistry& waiters) const {
+  void publish(WaiterRegistry& waiters, const ChangeFeed& feed) const {
+    feed.publish(changes_);
     for (const auto& t : job_topics_) waiters.notify_all(t);
     for (const auto& [q, n] : ready_) waiters.notify_some(queue_topic(q), n);
   }
@@ -85,6 +95,7 @@ class Change {
   std::vector<std::pair<std::string, std::string>> ranges_;
   std::vector<std::string> job_topics_;
   std::vector<std::pair<std::string, std::size_t>> ready_;
+  std::vector<StateChange> changes_;
 };
 
 class EmbeddedBroker final : public Broker {
@@ -95,8 +106,12 @@ class EmbeddedBroker final : public Broker {
         db_(std::move(db)),
         cfs_(std::move(cfs)),
         index_(options.retention_ms),
-        committer_(db_.get(), options.durability),
-        rng_(std::random_device{}()) {}
+        committer_(db_.get(), options.durability,
+                   [this](const CommitStats& st) {
+                     commit_feed_.publish({&st, 1});
+                   }),
+        rng_(std::random_device{}()),
+        activity_(now_millis()) {}
 
   ~EmbeddedBroker() override {
     shutdown();
@@ -117,13 +132,21 @@ class EmbeddedBroker final : public Broker {
   void retry(JobId id, Callback<JobView> done) override;
   void discard(JobId id, Callback<Empty> done) override;
   void set_paused(std::string queue, bool paused, Callback<QueueStats> done) override;
-  void get(JobId id, Callback<JobView> done) override { done(read_job(id)); }
+  void get(JobId id, Callback<JobView> done) override { done(read_explained(id)); }
   void timeline(JobId id, std::uint32_t after_seq,
                 Callback<std::vector<TimelineEvent>> done) override;
   void list(ListSpec spec, Callback<JobPage> done) override;
   void queues(Callback<std::vector<QueueStats>> done) override;
   void queue(std::string name, Callback<QueueStats> done) override;
   WaiterRegistry& waiters() override { return waiters_; }
+  void lease_request_started(const std::vector<std::string>& queues) override {
+    activity_.started(queues, now_millis());
+  }
+  void lease_request_ended(const std::vector<std::string>& queues) override {
+    activity_.ended(queues, now_millis());
+  }
+  ChangeFeed& changes() override { return change_feed_; }
+  CommitFeed& commits() override { return commit_feed_; }
   bool healthy() const override { return healthy_.load(); }
   void shutdown() override;
 
@@ -132,6 +155,10 @@ class EmbeddedBroker final : public Broker {
   // failed). REQUIRES: mutex_ held, so that commit order is change order.
   void commit(Change change, std::function<void(const Status&)> then);
   Result<JobView> read_job(const JobId& id);
+  // read_job() with its waiting_on. Takes mutex_.
+  Result<JobView> read_explained(const JobId& id);
+  // Sets v.waiting_on from the queue's state in memory. REQUIRES: mutex_ held.
+  void explain(JobView& v, Millis now);
   // The running job `id` if `token` is its current lease, else the error to
   // answer (fencing). REQUIRES: mutex_ held.
   Result<JobRecord*> leased_job(const JobId& id, const std::string& token);
@@ -154,8 +181,11 @@ class EmbeddedBroker final : public Broker {
   std::mutex mutex_;
   JobIndex index_;       // GUARDED_BY(mutex_)
   UuidV7Generator ids_;  // GUARDED_BY(mutex_)
+  ChangeFeed change_feed_;
+  CommitFeed commit_feed_;  // before committer_, whose writer thread publishes to it
   GroupCommitter committer_;
   std::mt19937_64 rng_;  // GUARDED_BY(mutex_)
+  WorkerActivity activity_;
   WaiterRegistry waiters_;
   std::atomic<bool> healthy_{true};
   std::condition_variable timer_wake_;       // waits on mutex_
@@ -188,7 +218,7 @@ void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> th
   committer_.append([&](rocksdb::WriteBatch& wb) { shared->fill(wb, cfs_.data()); },
                     [this, shared, then = std::move(then)](const Status& s) {
                       if (s.is_ok()) {
-                        shared->publish(waiters_);
+                        shared->publish(waiters_, change_feed_);
                       } else {
                         healthy_ = false;
                       }
@@ -276,6 +306,7 @@ void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
     c.put(kPayloads, std::string(r.id.raw()), s.payload_json);
     c.put_job(r);
     out[i].job.record = index_.insert(std::move(r));
+    c.moved(out[i].job.record, std::nullopt, now);
     out[i].job.payload_json = std::move(s.payload_json);
   }
   // Once per queue, not per job: a batch of 1000 writes its totals once.
@@ -285,6 +316,7 @@ void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
     last_queue = o.job.record.queue;
     c.put_queue(index_.queue(last_queue));
   }
+  for (auto& o : out) explain(o.job, now);
   commit(std::move(c),
          [this, out = std::move(out), done = std::move(done)](const Status& s) mutable {
            if (!s.is_ok()) return done(s);
@@ -301,6 +333,7 @@ void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) 
   std::unique_lock lock(mutex_);
   if (stopping_) return lock.unlock(), done(stopped());
   const Millis now = now_millis();
+  activity_.asked(spec.queues, now);
   Change c;
   std::vector<JobView> leased;
   for (const auto& name : spec.queues) {
@@ -323,6 +356,7 @@ void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) 
         j.granted_lease_ms = lease_ms;
         j.lease_expires_at = now + lease_ms;
       });
+      c.moved(*r, JobState::kQueued, now);  // first_ready() returns queued jobs only
       c.event(*r, now, "leased",
               json_member("worker", r->worker) + ",\"attempt\":" + std::to_string(r->attempt) +
                   "," + json_member("lease_expires_at", format_rfc3339(*r->lease_expires_at)));
@@ -361,6 +395,7 @@ void EmbeddedBroker::ack(AckSpec spec, Callback<JobState> done) {
     j.lease_token.clear();
     j.lease_expires_at.reset();
   });
+  c.moved(*r, JobState::kRunning, now);
   QueueState& q = index_.queue(r->queue);
   ++q.succeeded_total;
   c.put_queue(q);
@@ -426,6 +461,7 @@ FailOutcome EmbeddedBroker::fail_attempt(JobRecord& r, JobError error, bool retr
             "\"attempt\":" + std::to_string(r.attempt) + "," + error_member(error));
     out.state = JobState::kFailed;
   }
+  c.moved(r, JobState::kRunning, now);
   c.put_job(r);
   return out;
 }
@@ -491,16 +527,18 @@ void EmbeddedBroker::cancel(JobId id, Callback<JobView> done) {
       c.event(*r, now, "cancel_requested");
     }
   } else {
+    const JobState from = r->state;
     index_.update(*r, [&](JobRecord& j) {
       j.state = JobState::kCancelled;
       j.finished_at = now;
     });
+    c.moved(*r, from, now);
     c.event(*r, now, "cancelled");
   }
   c.put_job(*r);
   commit(std::move(c), [this, id, done = std::move(done)](const Status& s) {
     if (!s.is_ok()) return done(s);
-    done(read_job(id));
+    done(read_explained(id));
   });
 }
 
@@ -516,6 +554,7 @@ void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
                          "; only failed, cancelled or expired jobs can be retried"));
   }
   Change c;
+  const JobState from = r->state;
   index_.update(*r, [&](JobRecord& j) {
     j.state = JobState::kQueued;
     j.attempt = 0;
@@ -524,12 +563,13 @@ void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
     j.cancel_requested = false;
     j.deadline.reset();  // an operator who retries wants it to run, not to expire again
   });
+  c.moved(*r, from, now);
   c.event(*r, now, "retried_by_admin");
   c.ready(r->queue);
   c.put_job(*r);
   commit(std::move(c), [this, id, done = std::move(done)](const Status& s) {
     if (!s.is_ok()) return done(s);
-    done(read_job(id));
+    done(read_explained(id));
   });
 }
 
@@ -544,6 +584,7 @@ void EmbeddedBroker::discard(JobId id, Callback<Empty> done) {
                          "; only finished jobs can be deleted (cancel it first)"));
   }
   Change c;
+  c.removed(*r, now_millis());
   c.purge(id);
   index_.erase(id);
   commit(std::move(c), [done = std::move(done)](const Status& s) {
@@ -583,6 +624,33 @@ Result<JobView> EmbeddedBroker::read_job(const JobId& id) {
   JobView v{std::move(*rec), read_value(kPayloads, id), {}};
   if (v.record.state == JobState::kSucceeded) v.result_json = read_value(kResults, id);
   return v;
+}
+
+Result<JobView> EmbeddedBroker::read_explained(const JobId& id) {
+  auto v = read_job(id);
+  if (!v) return v;
+  std::lock_guard lock(mutex_);
+  explain(v.value(), now_millis());
+  return v;
+}
+
+void EmbeddedBroker::explain(JobView& v, Millis now) {
+  const JobRecord& r = v.record;
+  if (is_terminal(r.state)) {
+    v.waiting_on.reset();
+    return;
+  }
+  // The record is the committed one, which may trail memory by a commit; it
+  // is explained against its queue as it is now.
+  QueueFacts facts;
+  facts.no_worker_after_ms = options_.no_worker_after_ms;
+  if (const QueueState* q = index_.find_queue(r.queue)) {
+    facts.paused = q->paused;
+    facts.ahead = index_.ready_ahead(*q, r);
+    facts.running = q->counts[static_cast<int>(JobState::kRunning)];
+  }
+  activity_.describe(r.queue, facts);
+  v.waiting_on = explain_wait(r, facts, now);
 }
 
 void EmbeddedBroker::timeline(JobId id, std::uint32_t after_seq,
@@ -634,6 +702,11 @@ void EmbeddedBroker::list(ListSpec spec, Callback<JobPage> done) {
     auto v = read_job(id);
     if (v) page.jobs.push_back(std::move(v.value()));  // a job being written or purged: skip it
   }
+  {
+    std::lock_guard lock(mutex_);
+    const Millis now = now_millis();
+    for (auto& v : page.jobs) explain(v, now);
+  }
   done(std::move(page));
 }
 
@@ -646,6 +719,10 @@ QueueStats EmbeddedBroker::stats_of(const QueueState& q, Millis now) const {
   s.enqueued_total = q.enqueued_total;
   s.succeeded_total = q.succeeded_total;
   s.failed_total = q.failed_total;
+  QueueFacts activity;
+  activity_.describe(q.name, activity);
+  s.last_lease_request_at = activity.last_lease_request_at;
+  s.asking_now = activity.asking_now;
   return s;
 }
 
@@ -669,10 +746,12 @@ void EmbeddedBroker::queue(std::string name, Callback<QueueStats> done) {
 }
 
 void EmbeddedBroker::expire(JobRecord& r, Millis now, Change& c) {
+  const JobState from = r.state;
   index_.update(r, [&](JobRecord& j) {
     j.state = JobState::kExpired;
     j.finished_at = now;
   });
+  c.moved(r, from, now);
   c.event(r, now, "expired", json_member("deadline", format_rfc3339(*r.deadline)));
   c.put_job(r);
 }
@@ -694,6 +773,7 @@ void EmbeddedBroker::run_timers() {
         case TimerKind::kActivate:
           if (r->state == JobState::kScheduled) {
             index_.update(*r, [](JobRecord& j) { j.state = JobState::kQueued; });
+            c.moved(*r, JobState::kScheduled, now);
             c.put_job(*r);
             c.touched(r->id);
             c.ready(r->queue);
@@ -716,6 +796,7 @@ void EmbeddedBroker::run_timers() {
           }
           break;
         case TimerKind::kPurge:
+          c.removed(*r, now);
           c.purge(r->id);
           index_.erase(r->id);
           continue;

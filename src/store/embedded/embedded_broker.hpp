@@ -22,6 +22,9 @@ struct EmbeddedOptions {
   std::string data_dir = "./errand-data";
   Durability durability = Durability::kFsync;
   Millis retention_ms = 7LL * 24 * 3600 * 1000;
+  // A queued job says waiting_on `no_workers` once no lease request asked
+  // for its queue for longer than this.
+  Millis no_worker_after_ms = kDefaultNoWorkerAfterMs;
 };
 
 // Opens (creating when missing) the store in options.data_dir.

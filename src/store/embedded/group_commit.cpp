@@ -1,8 +1,11 @@
 #include "store/embedded/group_commit.hpp"
 
+#include <chrono>
+
 namespace errand::embedded {
 
-GroupCommitter::GroupCommitter(rocksdb::DB* db, Durability durability) : db_(db) {
+GroupCommitter::GroupCommitter(rocksdb::DB* db, Durability durability, Observer observer)
+    : db_(db), observer_(std::move(observer)) {
   options_.sync = durability == Durability::kFsync;
   options_.disableWAL = durability == Durability::kMemory;
   writer_ = std::thread([this] { run(); });
@@ -43,7 +46,12 @@ void GroupCommitter::run() {
     }
     // While this write (and its fsync) runs, new requests fill open_: they
     // form the next group.
+    const auto started = std::chrono::steady_clock::now();
     const rocksdb::Status s = db_->Write(options_, &batch);
+    if (s.ok() && observer_) {
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+      observer_(CommitStats{took.count(), done.size()});
+    }
     Status status;
     if (!s.ok()) {
       status = s.IsNoSpace() ? Status(Code::kInsufficientStorage, "disk full: " + s.ToString())

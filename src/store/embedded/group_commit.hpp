@@ -2,6 +2,8 @@
 // changes to the open WriteBatch; one writer thread writes the batch (with
 // sync under --durability fsync), then runs every request's completion.
 // Completions run in append order, after the write they belong to.
+// An observer, when given, learns each successful group's write time and size
+// before its completions run.
 //
 // Thread-safe.
 #pragma once
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "core/status.hpp"
+#include "engine/change_feed.hpp"
 
 namespace errand::embedded {
 
@@ -25,7 +28,10 @@ class GroupCommitter {
  public:
   using Completion = std::function<void(const Status&)>;
 
-  GroupCommitter(rocksdb::DB* db, Durability durability);
+  using Observer = std::function<void(const CommitStats&)>;
+
+  // `observer` (may be empty) runs on the writer thread and must be quick.
+  GroupCommitter(rocksdb::DB* db, Durability durability, Observer observer = {});
   ~GroupCommitter();  // finishes every appended write
 
   // Runs `fill` on the open batch and queues `done` for when it is written.
@@ -39,6 +45,7 @@ class GroupCommitter {
 
   rocksdb::DB* db_;
   rocksdb::WriteOptions options_;
+  const Observer observer_;
   std::mutex mutex_;
   std::condition_variable wake_;
   rocksdb::WriteBatch open_;         // GUARDED_BY(mutex_)

@@ -70,7 +70,7 @@ std::vector<Timer> JobIndex::timers_of(const JobRecord& r) const {
 void JobIndex::attach(JobRecord& r) {
   QueueState& q = queue(r.queue);
   ++q.counts[static_cast<int>(r.state)];
-  if (r.state == JobState::kQueued) q.ready.emplace(-std::int64_t{r.priority}, r.run_at, r.id);
+  if (r.state == JobState::kQueued) q.ready.insert(ready_key(r));
   for (const Timer& t : timers_of(r)) timers_.insert(t);
   if (!r.idempotency_key.empty()) keys_[{r.queue, r.idempotency_key}] = r.id;
 }
@@ -78,7 +78,7 @@ void JobIndex::attach(JobRecord& r) {
 void JobIndex::detach(const JobRecord& r) {
   QueueState& q = queue(r.queue);
   --q.counts[static_cast<int>(r.state)];
-  if (r.state == JobState::kQueued) q.ready.erase({-std::int64_t{r.priority}, r.run_at, r.id});
+  if (r.state == JobState::kQueued) q.ready.erase(ready_key(r));
   for (const Timer& t : timers_of(r)) timers_.erase(t);
   if (!r.idempotency_key.empty()) keys_.erase({r.queue, r.idempotency_key});
 }
@@ -86,6 +86,10 @@ void JobIndex::detach(const JobRecord& r) {
 JobRecord* JobIndex::first_ready(QueueState& q) {
   if (q.ready.empty()) return nullptr;
   return find(std::get<2>(*q.ready.begin()));
+}
+
+std::int64_t JobIndex::ready_ahead(const QueueState& q, const JobRecord& rec) const {
+  return static_cast<std::int64_t>(q.ready.order_of_key(ready_key(rec)));
 }
 
 std::optional<std::int64_t> JobIndex::oldest_ready_ms(const QueueState& q, Millis now) const {

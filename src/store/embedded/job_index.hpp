@@ -10,6 +10,9 @@
 // Not thread-safe: confined to EmbeddedBroker's mutex.
 #pragma once
 
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
+
 #include <functional>
 #include <map>
 #include <optional>
@@ -32,6 +35,21 @@ struct Timer {
   auto operator<=>(const Timer&) const = default;
 };
 
+// A queue's ready jobs in lease order: higher priority first (stored negated,
+// widened so that negating INT_MIN cannot overflow), then the time the job
+// became ready, then id (creation order). An order-statistics tree (libstdc++'s
+// policy-based red-black tree, a std::set whose nodes also count their
+// subtree) so that a job's place in line is O(log n): waiting_on's `ahead`.
+using ReadyKey = std::tuple<std::int64_t, Millis, JobId>;
+using ReadySet =
+    __gnu_pbds::tree<ReadyKey, __gnu_pbds::null_type, std::less<ReadyKey>, __gnu_pbds::rb_tree_tag,
+                     __gnu_pbds::tree_order_statistics_node_update>;
+
+// The key of `rec` in its queue's ReadySet (whether or not it is ready now).
+inline ReadyKey ready_key(const JobRecord& rec) {
+  return {-std::int64_t{rec.priority}, rec.run_at, rec.id};
+}
+
 struct QueueState {
   std::string name;
   bool paused = false;
@@ -39,10 +57,7 @@ struct QueueState {
   std::int64_t enqueued_total = 0;
   std::int64_t succeeded_total = 0;
   std::int64_t failed_total = 0;
-  // Lease order: higher priority first (stored negated, widened so that
-  // negating INT_MIN cannot overflow), then the time the job became ready,
-  // then id (creation order).
-  std::set<std::tuple<std::int64_t, Millis, JobId>> ready;
+  ReadySet ready;
 };
 
 class JobIndex {
@@ -70,6 +85,8 @@ class JobIndex {
 
   // The first ready job of `q` in lease order, if any.
   JobRecord* first_ready(QueueState& q);
+  // How many ready jobs of `q` a lease takes before `rec`. O(log n).
+  std::int64_t ready_ahead(const QueueState& q, const JobRecord& rec) const;
   // Age of the oldest ready job of `q`, in ms at `now`.
   std::optional<std::int64_t> oldest_ready_ms(const QueueState& q, Millis now) const;
 

@@ -10,7 +10,8 @@ export const UUIDV7_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3
 export const STATES = ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'];
 export const JOB_FIELDS = ['id', 'queue', 'state', 'payload', 'priority', 'attempt', 'max_attempts',
   'created_at', 'run_at', 'started_at', 'finished_at', 'lease_expires_at', 'worker', 'result',
-  'error', 'progress', 'cancel_requested', 'idempotency_key', 'deadline', 'tags', 'flow'];
+  'error', 'progress', 'cancel_requested', 'idempotency_key', 'deadline', 'tags', 'flow',
+  'waiting_on'];
 export const LEASE_FIELDS = ['id', 'queue', 'payload', 'attempt', 'max_attempts', 'lease',
   'lease_expires_at', 'deadline', 'traceparent', 'tags'];
 /** Backoff that retries after 50 ms, for tests that go through retries. */
@@ -266,6 +267,9 @@ export function assertJobDoc(doc) {
     assertTimestampOrNull(doc[f], f);
   }
   assert.ok(doc.worker === null || typeof doc.worker === 'string', 'worker');
+  const terminal = ['succeeded', 'failed', 'cancelled', 'expired'].includes(doc.state);
+  if (terminal) assert.equal(doc.waiting_on, null, 'a terminal job waits on nothing');
+  else assert.equal(typeof doc.waiting_on?.message, 'string', `waiting_on: ${JSON.stringify(doc.waiting_on)}`);
   if (doc.error !== null) {
     for (const f of ['message', 'type', 'detail', 'attempt']) {
       assert.ok(Object.hasOwn(doc.error, f), `error lacks "${f}": ${JSON.stringify(doc.error)}`);

@@ -40,7 +40,8 @@ inline constexpr auto kWaitTimeout = std::chrono::seconds(10);
 // What a test may choose when it opens a store; each backend maps these onto
 // its own options.
 struct StoreOptions {
-  Millis retention_ms = 7LL * 24 * 3600 * 1000;  // SPEC §1 default
+  Millis retention_ms = 7LL * 24 * 3600 * 1000;         // SPEC §1 default
+  Millis no_worker_after_ms = kDefaultNoWorkerAfterMs;  // waiting_on no_workers
 };
 
 // One empty store for one test. It outlives every broker opened on it, so a

@@ -49,6 +49,7 @@ class EmbeddedStore final : public BrokerStore {
     embedded_options.data_dir = dir_.path().string();
     embedded_options.durability = durability_;
     embedded_options.retention_ms = options.retention_ms;
+    embedded_options.no_worker_after_ms = options.no_worker_after_ms;
     return embedded::open_embedded_broker(embedded_options);
   }
 

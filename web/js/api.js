@@ -1,0 +1,74 @@
+// Every call the dashboard makes to errand goes through here, so that
+// credentials are added in one place (authHeaders) and every failure comes
+// back as an ApiError with the server's own words (RFC 9457 problem+json).
+//
+// The page is served by errand itself, so paths are relative to its origin.
+
+let token = null;
+
+/** Sets the bearer token sent with every request (null: none). */
+export function setToken(value) {
+  token = value || null;
+}
+
+/** The headers that authenticate a request. */
+export function authHeaders() {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+export class ApiError extends Error {
+  /** status 0 means the server could not be reached. */
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * Sends a request and returns the parsed JSON answer (null for 204).
+ * Throws ApiError for a non-2xx answer or a network failure.
+ */
+export async function request(method, path, { body, signal } = {}) {
+  const headers = { accept: 'application/json', ...authHeaders() };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers, signal, cache: 'no-store',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'The errand server cannot be reached.');
+  }
+  if (res.status === 204) return null;
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // a proxy's HTML error page, say: reported below by status
+  }
+  if (!res.ok) {
+    const detail = data?.detail || data?.title || `${res.status} ${res.statusText}`;
+    throw new ApiError(res.status, detail);
+  }
+  return data;
+}
+
+export const get = (path, options) => request('GET', path, options);
+export const post = (path, body, options) => request('POST', path, { ...options, body: body ?? {} });
+export const del = (path, options) => request('DELETE', path, options);
+
+/** "/v1/jobs?queue=a&state=failed" from a path and the defined values of `params`. */
+export function withQuery(path, params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') query.set(key, value);
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+export const jobPath = (id) => `/v1/jobs/${encodeURIComponent(id)}`;
+export const queuePath = (name) => `/v1/queues/${encodeURIComponent(name)}`;
