@@ -1,27 +1,14 @@
 #include "alerts/webhook_sender.hpp"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <set>
 
 #include "alerts/signature.hpp"
+#include "outbound/http_post.hpp"
 
 namespace errand::alerts {
 
-namespace {
-
-size_t discard_body(char*, size_t size, size_t n, void*) { return size * n; }
-
-void init_curl_once() {
-  static const bool done = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
-  (void)done;
-}
-
-}  // namespace
-
 WebhookSender::WebhookSender(WebhookOptions options) : options_(std::move(options)) {
-  init_curl_once();
   if (!options_.log) options_.log = [](const std::string&) {};
   thread_ = std::thread([this] { run(); });
 }
@@ -105,35 +92,16 @@ void WebhookSender::run() {
 }
 
 long WebhookSender::post(const Delivery& d, std::string& error) const {
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) {
-    error = "curl_easy_init failed";
-    return 0;
-  }
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  std::string signature;
+  outbound::PostRequest request{.url = d.url,
+                                .headers = {"Content-Type: application/json"},
+                                .body = d.body,
+                                .timeout = options_.request_timeout};
   if (!d.secret.empty()) {
-    signature = std::string(kSignatureHeader) + ": " + sign_body(d.secret, d.body);
-    headers = curl_slist_append(headers, signature.c_str());
+    request.headers.push_back(std::string(kSignatureHeader) + ": " + sign_body(d.secret, d.body));
   }
-  curl_easy_setopt(curl, CURLOPT_URL, d.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, d.body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(d.body.size()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "errand");
-  const CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  if (rc == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  } else {
-    error = curl_easy_strerror(rc);
-  }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return status;
+  const outbound::PostResult r = outbound::http_post(request);
+  error = r.error;
+  return r.status;
 }
 
 }  // namespace errand::alerts

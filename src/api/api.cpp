@@ -12,6 +12,7 @@
 #include "core/prefer.hpp"
 #include "core/queue_name.hpp"
 #include "engine/waiter_registry.hpp"
+#include "logging/log.hpp"
 
 namespace errand::api {
 namespace {
@@ -216,6 +217,10 @@ http::Response error_response(const Status& st) {
     case Code::kInternal:
       status = 500;
       break;
+  }
+  // A 500 or 507 is the server's own trouble: say it where operators look.
+  if (status == 500 || status == 507) {
+    log::error("request failed", {{"status", status}, {"reason", st.message()}});
   }
   auto r = http::problem(status, st.message());
   if (status == 429 || status == 503) r.set("Retry-After", "1");

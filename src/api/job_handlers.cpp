@@ -6,6 +6,7 @@
 #include "api/documents.hpp"
 #include "api/handlers.hpp"
 #include "api/json_body.hpp"
+#include "core/trace_context.hpp"
 #include "engine/waiter_registry.hpp"
 
 namespace errand::api {
@@ -13,16 +14,11 @@ namespace {
 
 constexpr std::size_t kMaxBatch = 1000;
 
-// A valid W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"), or "" (an invalid
-// one is ignored, as Trace Context asks).
+// A valid W3C traceparent, or "" (an invalid one is ignored, as Trace
+// Context asks).
 std::string valid_traceparent(const http::Request& req) {
   auto tp = req.header("traceparent");
-  if (!tp || tp->size() != 55) return {};
-  for (std::size_t i = 0; i < tp->size(); ++i) {
-    const char c = (*tp)[i];
-    const bool dash = i == 2 || i == 35 || i == 52;
-    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
-  }
+  if (!tp || !parse_traceparent(*tp)) return {};
   return std::string(*tp);
 }
 

@@ -5,6 +5,7 @@
 #include "api/documents.hpp"
 #include "api/handlers.hpp"
 #include "core/queue_name.hpp"
+#include "logging/log.hpp"
 
 namespace errand::api {
 
@@ -71,6 +72,7 @@ Reply retry_job(State& s, const JobId& id) {
 Reply delete_job(State& s, const JobId& id) {
   auto r = co_await await_result<Empty>([&](auto cb) { s.broker.discard(id, std::move(cb)); });
   if (!r) co_return error_response(r.status());
+  log::info("job discarded", {{"job", id.to_string()}});
   http::Response resp;
   resp.status = 204;
   co_return resp;
@@ -99,6 +101,7 @@ Reply pause_queue(State& s, const std::string& queue, bool paused) {
   auto q = co_await await_result<QueueStats>(
       [&](auto cb) { s.broker.set_paused(queue, paused, std::move(cb)); });
   if (!q) co_return error_response(q.status());
+  log::info(paused ? "queue paused" : "queue resumed", {{"queue", queue}});
   co_return json_response(200, queue_document(*q));
 }
 

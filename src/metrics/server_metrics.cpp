@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "logging/log.hpp"
+
 namespace errand::metrics {
 namespace {
 
@@ -22,6 +24,13 @@ constexpr std::size_t kQueueSeries = ServerMetrics::kMaxQueues + 1;  // + "_othe
 
 double seconds_between(Millis from, Millis to) {
   return static_cast<double>(std::max<Millis>(0, to - from)) / 1000.0;
+}
+
+// Moves `counter` up to `total`, a count kept elsewhere; `seen` is what it
+// counted so far.
+void catch_up(Counter& counter, std::uint64_t total, std::uint64_t& seen) {
+  if (total > seen) counter.inc(total - seen);
+  seen = std::max(seen, total);
 }
 
 }  // namespace
@@ -74,6 +83,18 @@ ServerMetrics::ServerMetrics(Broker& broker)
                           .counter("errand_events_streams_dropped_total",
                                    "/v1/events subscribers dropped for falling behind.")
                           .with({})),
+      log_lines_dropped_(registry_
+                             .counter("errand_log_lines_dropped_total",
+                                      "Log lines dropped because stderr could not keep up.")
+                             .with({})),
+      spans_exported_(registry_
+                          .counter("errand_otlp_spans_exported_total",
+                                   "OpenTelemetry spans an OTLP receiver accepted.")
+                          .with({})),
+      spans_dropped_(registry_
+                         .counter("errand_otlp_spans_dropped_total",
+                                  "OpenTelemetry spans given up on (queue full, receiver failing).")
+                         .with({})),
       queue_wait_(registry_.histogram("errand_queue_wait_seconds",
                                       "From ready (created or run_at) to leased.", kLatencyBuckets,
                                       {"queue"}, kQueueSeries)),
@@ -103,6 +124,11 @@ ServerMetrics::ServerMetrics(Broker& broker)
 ServerMetrics::~ServerMetrics() {
   broker_.changes().unsubscribe(change_sub_);
   broker_.commits().unsubscribe(commit_sub_);
+}
+
+void ServerMetrics::set_spans_source(std::function<SpanTotals()> read) {
+  std::lock_guard lock(mutex_);
+  read_spans_ = std::move(read);
 }
 
 void ServerMetrics::set_connections_source(std::function<std::size_t()> read) {
@@ -205,6 +231,13 @@ std::string ServerMetrics::render(const std::vector<QueueStats>& queues) {
       s.oldest_ms = std::max(s.oldest_ms, q.oldest_queued_ms.value_or(0));
     }
     if (read_connections_) connections = read_connections_();
+    // The log and the exporter keep their own totals: move the counters up to them.
+    catch_up(log_lines_dropped_, log::dropped(), log_dropped_seen_);
+    if (read_spans_) {
+      const SpanTotals spans = read_spans_();
+      catch_up(spans_exported_, spans.exported, spans_seen_.exported);
+      catch_up(spans_dropped_, spans.dropped, spans_seen_.dropped);
+    }
   }
   for (const auto& [label, s] : by_label) {
     for (int i = 0; i < kJobStateCount; ++i) {

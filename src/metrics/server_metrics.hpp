@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <span>
@@ -38,6 +39,14 @@ class ServerMetrics {
 
   // What errand_connections reports; read at each scrape. Until set: 0.
   void set_connections_source(std::function<std::size_t()> read);
+
+  // Totals of the OpenTelemetry export (tracing/otlp_exporter), read at each
+  // scrape. Until set: 0.
+  struct SpanTotals {
+    std::uint64_t exported = 0;
+    std::uint64_t dropped = 0;
+  };
+  void set_spans_source(std::function<SpanTotals()> read);
 
   // Open Prefer: wait requests and long-poll leases (hold a GaugeScope).
   Gauge& open_waits() { return open_waits_; }
@@ -92,6 +101,9 @@ class ServerMetrics {
   Gauge& sse_streams_;
   Gauge& connections_;
   Counter& events_dropped_;
+  Counter& log_lines_dropped_;
+  Counter& spans_exported_;
+  Counter& spans_dropped_;
   HistogramFamily& queue_wait_;
   HistogramFamily& run_;
   HistogramFamily& end_to_end_;
@@ -102,6 +114,10 @@ class ServerMetrics {
   // The queues with their own label (at most kMaxQueues), and "_other".
   std::unordered_map<std::string, QueueSeries> queues_;  // GUARDED_BY(mutex_)
   std::function<std::size_t()> read_connections_;        // GUARDED_BY(mutex_)
+  std::function<SpanTotals()> read_spans_;               // GUARDED_BY(mutex_)
+  // What the counters counted from sources that keep their own totals.
+  std::uint64_t log_dropped_seen_ = 0;  // GUARDED_BY(mutex_)
+  SpanTotals spans_seen_;               // GUARDED_BY(mutex_)
 
   ChangeFeed::Id change_sub_;
   CommitFeed::Id commit_sub_;

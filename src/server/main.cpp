@@ -1,8 +1,6 @@
 // The errand binary: parses the command line (CLI11 lives in this file only;
 // it is slow to compile) and runs the chosen subcommand: `serve` here, the
 // client subcommands in src/cli (docs/cli.md).
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
@@ -11,7 +9,9 @@
 #include <string_view>
 
 #include "cli/commands.hpp"
+#include "logging/log.hpp"
 #include "server/serve.hpp"
+#include "tracing/otlp_exporter.hpp"
 
 namespace {
 
@@ -58,7 +58,7 @@ bool apply_alert_rules(const std::string& path, const toml::table& t,
 
 // Values from `--config FILE` fill the options not given as flags or ERRAND_* variables.
 bool apply_config_file(const std::string& path, CLI::App& serve, errand::server::ServeOptions& o,
-                       std::string& durability) {
+                       std::string& durability, std::string& log_format, std::string& log_level) {
   toml::table t;
   try {
     t = toml::parse_file(path);
@@ -70,6 +70,8 @@ bool apply_config_file(const std::string& path, CLI::App& serve, errand::server:
   if (auto v = t["listen"].value<std::string>(); v && unset("--listen")) o.listen = *v;
   if (auto v = t["data_dir"].value<std::string>(); v && unset("--data-dir")) o.data_dir = *v;
   if (auto v = t["durability"].value<std::string>(); v && unset("--durability")) durability = *v;
+  if (auto v = t["log_format"].value<std::string>(); v && unset("--log-format")) log_format = *v;
+  if (auto v = t["log_level"].value<std::string>(); v && unset("--log-level")) log_level = *v;
   if (auto* v = t["cors_origins"].as_array(); v && unset("--cors-origin")) {
     for (const auto& e : *v) {
       if (auto s = e.value<std::string>()) o.cors_origins.push_back(*s);
@@ -80,6 +82,9 @@ bool apply_config_file(const std::string& path, CLI::App& serve, errand::server:
   }
   if (auto v = t["no_worker_after_ms"].value<std::int64_t>(); v && unset("--no-worker-after-ms")) {
     o.no_worker_after = std::chrono::milliseconds(*v);
+  }
+  if (auto v = t["otlp_endpoint"].value<std::string>(); v && unset("--otlp-endpoint")) {
+    o.otlp_endpoint = *v;
   }
   return apply_alert_rules(path, t, o);
 }
@@ -125,13 +130,16 @@ int split_work_command(int argc, char** argv, std::vector<std::string>& command)
 }  // namespace
 
 int main(int argc, char** argv) {
-  spdlog::set_default_logger(spdlog::stderr_color_mt("errand"));
+  errand::log::configure(errand::log::Format::kText, errand::log::Level::kInfo,
+                         errand::log::Writer::kCaller);
   CLI::App app{"errand: a durable job server with a synchronous front on asynchronous work"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "errand 0.1.0");
 
   errand::server::ServeOptions options;
   std::string durability = "fsync";
+  std::string log_format = "text";
+  std::string log_level = "info";
   std::string config;
   std::int64_t max_wait_ms = 60'000;
   std::int64_t no_worker_after_ms = 30'000;
@@ -175,9 +183,24 @@ int main(int argc, char** argv) {
                    "Let pages from this origin call the API from a browser (repeatable; * = any)")
       ->envname("ERRAND_CORS_ORIGINS")
       ->delimiter(',');
+  serve
+      ->add_option("--log-format", log_format,
+                   "text (one line per event, key=value fields) or json (one object per line)")
+      ->envname("ERRAND_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  serve->add_option("--log-level", log_level, "debug (every job state change), info, warn or error")
+      ->envname("ERRAND_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
   serve->add_option("--threads", options.threads, "I/O threads (0: one per core)")
       ->envname("ERRAND_THREADS")
       ->capture_default_str();
+  serve
+      ->add_option("--otlp-endpoint", options.otlp_endpoint,
+                   "Send each job's timeline as OpenTelemetry spans to this OTLP/HTTP endpoint "
+                   "(e.g. http://127.0.0.1:4318; spans go to <URL>/v1/traces)")
+      ->envname("ERRAND_OTLP_ENDPOINT");
 
   // The client subcommands; each sets `run` when it is the one parsed.
   std::function<int()> run;
@@ -330,7 +353,18 @@ int main(int argc, char** argv) {
   if (serve->parsed()) {
     options.max_wait = std::chrono::milliseconds(max_wait_ms);
     options.no_worker_after = std::chrono::milliseconds(no_worker_after_ms);
-    if (!config.empty() && !apply_config_file(config, *serve, options, durability)) return 2;
+    if (!config.empty() &&
+        !apply_config_file(config, *serve, options, durability, log_format, log_level)) {
+      return 2;
+    }
+    if (!errand::log::parse_format(log_format, options.log_format)) {
+      std::fprintf(stderr, "errand: log_format must be text or json\n");
+      return 2;
+    }
+    if (!errand::log::parse_level(log_level, options.log_level)) {
+      std::fprintf(stderr, "errand: log_level must be debug, info, warn or error\n");
+      return 2;
+    }
     static const std::map<std::string, errand::embedded::Durability> kDurability = {
         {"fsync", errand::embedded::Durability::kFsync},
         {"os", errand::embedded::Durability::kOs},
@@ -341,7 +375,15 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.durability = it->second;
-    return errand::server::serve(options);
+    if (!options.otlp_endpoint.empty() &&
+        !errand::tracing::otlp_traces_url(options.otlp_endpoint)) {
+      std::fprintf(stderr, "errand: otlp_endpoint must be an http:// or https:// URL, not '%s'\n",
+                   options.otlp_endpoint.c_str());
+      return 2;
+    }
+    const int code = errand::server::serve(options);
+    errand::log::shutdown();  // writes the lines still queued
+    return code;
   }
   if (run) return run();
   return 2;

@@ -1,6 +1,5 @@
 #include "server/serve.hpp"
 
-#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,8 +14,11 @@
 #include "api/api.hpp"
 #include "api/http/server.hpp"
 #include "engine/broker.hpp"
+#include "logging/job_log.hpp"
+#include "logging/log.hpp"
 #include "metrics/server_metrics.hpp"
 #include "store/embedded/embedded_broker.hpp"
+#include "tracing/otlp_exporter.hpp"
 
 namespace errand::server {
 
@@ -26,36 +28,55 @@ namespace {
 
 // One log line per alert that fires (warn) or resolves (info).
 void log_alert(const Alert& a) {
-  if (a.state == AlertState::kFiring) {
-    spdlog::warn("alert {} firing for queue {}: {} is {} (threshold {})", a.name, a.queue,
-                 alert_kind_name(a.kind), a.value, a.threshold);
-  } else {
-    spdlog::info("alert {} resolved for queue {}: {} is {}", a.name, a.queue,
-                 alert_kind_name(a.kind), a.value);
-  }
+  const bool firing = a.state == AlertState::kFiring;
+  log::write(firing ? log::Level::kWarn : log::Level::kInfo,
+             firing ? "alert firing" : "alert resolved",
+             {{"alert", a.name},
+              {"queue", a.queue},
+              {"kind", alert_kind_name(a.kind)},
+              {"value", a.value},
+              {"threshold", a.threshold}});
+}
+
+std::string_view durability_name(embedded::Durability d) {
+  return d == embedded::Durability::kFsync ? "fsync"
+         : d == embedded::Durability::kOs  ? "os"
+                                           : "memory";
 }
 
 }  // namespace
 
 int serve(const ServeOptions& options) {
+  log::configure(options.log_format, options.log_level, log::Writer::kBackground);
   auto opened =
       embedded::open_embedded_broker({.data_dir = options.data_dir,
                                       .durability = options.durability,
                                       .no_worker_after_ms = options.no_worker_after.count()});
   if (!opened) {
-    spdlog::error("{}", opened.status().message());
+    log::error("cannot open the store",
+               {{"data_dir", options.data_dir}, {"reason", opened.status().message()}});
     return 1;
   }
   std::unique_ptr<Broker> broker = std::move(opened.value());
   metrics::ServerMetrics metrics(*broker);
+  log::JobLog job_log(broker->changes());
   std::optional<alerts::AlertService> alert_service;
   if (!options.alert_rules.empty()) {
-    alert_service.emplace(
-        *broker, alerts::AlertServiceOptions{
-                     .rules = options.alert_rules,
-                     .webhook = {.log = [](const std::string& line) { spdlog::warn("{}", line); }},
-                     .on_change = log_alert,
-                 });
+    alert_service.emplace(*broker,
+                          alerts::AlertServiceOptions{
+                              .rules = options.alert_rules,
+                              .webhook = {.log = [](const std::string& line) { log::warn(line); }},
+                              .on_change = log_alert,
+                          });
+  }
+  std::optional<tracing::OtlpExporter> otlp;
+  if (!options.otlp_endpoint.empty()) {
+    otlp.emplace(broker->changes(),
+                 tracing::OtlpOptions{.endpoint = options.otlp_endpoint,
+                                      .log = [](const std::string& line) { log::warn(line); }});
+    metrics.set_spans_source([&otlp] {
+      return metrics::ServerMetrics::SpanTotals{otlp->exported(), otlp->dropped()};
+    });
   }
   api::Api api(*broker, metrics,
                {.max_wait = options.max_wait,
@@ -79,22 +100,21 @@ int serve(const ServeOptions& options) {
       io, [&api](http::Request& req) { return api.handle(req); }, limits);
   metrics.set_connections_source([&server] { return server.open_connections(); });
   if (auto err = server.listen(options.listen)) {
-    spdlog::error("cannot listen on {}: {}", options.listen, *err);
+    log::error("cannot listen", {{"listen", options.listen}, {"reason", *err}});
     return 2;
   }
   const auto colon = options.listen.rfind(':');
   std::printf("errand listening on %s:%u\n", options.listen.substr(0, colon).c_str(),
               static_cast<unsigned>(server.port()));
   std::fflush(stdout);
-  spdlog::info("serving {} on port {} (durability {})", options.data_dir, server.port(),
-               options.durability == embedded::Durability::kFsync ? "fsync"
-               : options.durability == embedded::Durability::kOs  ? "os"
-                                                                  : "memory");
+  log::info("serving", {{"data_dir", options.data_dir},
+                        {"port", server.port()},
+                        {"durability", durability_name(options.durability)}});
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    spdlog::info("signal {}: draining", sig);
+    log::info("draining", {{"signal", sig}});
     api.begin_drain();  // open waits answer now; leases are refused
     asio::co_spawn(
         io,
@@ -113,7 +133,8 @@ int serve(const ServeOptions& options) {
   for (auto& t : threads) t.join();
   alert_service.reset();  // it samples the broker
   broker->shutdown();     // writes what is pending, then closes the store
-  spdlog::info("stopped");
+  otlp.reset();           // after the store's last changes: flushes their spans
+  log::info("stopped");
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/alerts.hpp"
+#include "logging/log.hpp"
 #include "store/embedded/group_commit.hpp"
 
 namespace errand::server {
@@ -24,6 +25,10 @@ struct ServeOptions {
   // A queued job says waiting_on no_workers after this long without a lease request.
   std::chrono::milliseconds no_worker_after{30'000};
   std::vector<AlertRule> alert_rules;  // [[alerts]] of the config file
+  // OTLP/HTTP base URL that job spans go to (docs/tracing.md); empty: off.
+  std::string otlp_endpoint;
+  log::Format log_format = log::Format::kText;
+  log::Level log_level = log::Level::kInfo;
 };
 
 // Runs until a signal asks it to stop. Returns the process exit code.

@@ -14,7 +14,7 @@
 //   npm ci && ERRAND_BIN=/path/to/errand node --test dashboard.test.mjs
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
@@ -81,15 +81,23 @@ let context;
 let page;
 let pageLog;
 
+// A dead_letters alert on the alerting-* queues, for the alerts test.
+let configDir;
+const ALERT_NAME = 'payments-dead-letters';
+
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  errand = await startServer({ durability: 'memory' });
+  configDir = mkdtempSync(path.join(tmpdir(), 'errand-dashboard-'));
+  const config = path.join(configDir, 'errand.toml');
+  writeFileSync(config, `[[alerts]]\nname = "${ALERT_NAME}"\nqueue = "alerting-*"\nkind = "dead_letters"\n`);
+  errand = await startServer({ durability: 'memory', args: ['--config', config] });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
 after(async () => {
   await browser?.close();
   await errand?.close();
+  if (configDir) rmSync(configDir, { recursive: true, force: true });
 });
 
 beforeEach(async () => {
@@ -217,6 +225,31 @@ describe('dashboard', () => {
     await timeline.getByText('retried by admin').waitFor();
     assert.equal((await getJob(id)).state, 'queued');
     await page.getByRole('status').getByText(`Retried job ${id}`).waitFor();
+  });
+
+  test('an alert firing shows on every page and in the alerts view, then resolves', async () => {
+    // The alert loop samples once a second and the page polls /v1/alerts every 5 s.
+    const ALERT_TIMEOUT_MS = 20_000;
+    const queue = uniqueQueue('alerting');
+    await open();
+    const id = await deadLetter(queue, 'fraud check timed out');
+    const banner = page.locator('#alert-banner');
+    await banner.getByText(ALERT_NAME).waitFor({ timeout: ALERT_TIMEOUT_MS });
+    assert.match(await banner.innerText(), /An alert is firing: payments-dead-letters/);
+    await screenshot('alert-firing');
+    await banner.getByRole('link', { name: 'See alerts' }).click();
+    const firing = page.getByRole('region', { name: 'Firing' });
+    await firing.getByText(ALERT_NAME).waitFor();
+    assert.match(await firing.innerText(), new RegExp(`firing\\s+${ALERT_NAME} on ${queue} \\(dead_letters\\)`));
+    assert.match(await firing.innerText(), /1 failed job in the dead-letter view/);
+
+    await call('DELETE', `/v1/jobs/${id}`); // the queue has no dead letters left: resolved
+    const resolved = page.getByRole('region', { name: 'Recently resolved' });
+    await resolved.getByText(ALERT_NAME).waitFor({ timeout: ALERT_TIMEOUT_MS });
+    assert.match(await resolved.innerText(), /resolved/);
+    await firing.getByText('Nothing is firing.').waitFor();
+    assert.equal(await banner.isHidden(), true);
+    await screenshot('alert-resolved');
   });
 
   test('retry and discard in bulk: select all on the page, or some', async () => {

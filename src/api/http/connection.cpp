@@ -3,6 +3,7 @@
 #include "api/http/head_scanner.hpp"
 #include "api/http/problem.hpp"
 #include "api/http/server_impl.hpp"
+#include "logging/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -35,7 +36,7 @@ std::size_t buffer_limit(const ServerLimits& limits) {
   return limits.max_header_bytes + kReadChunk;
 }
 
-void log_error(const std::string& what) { std::fprintf(stderr, "errand http: %s\n", what.c_str()); }
+void log_error(const std::string& what) { log::error("http: " + what); }
 
 namespace {
 

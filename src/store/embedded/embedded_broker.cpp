@@ -15,6 +15,7 @@
 #include "engine/change_feed.hpp"
 #include "engine/timeline.hpp"
 #include "engine/waiter_registry.hpp"
+#include "logging/log.hpp"
 #include "store/embedded/job_index.hpp"
 #include "store/embedded/record_codec.hpp"
 
@@ -219,8 +220,9 @@ void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> th
                     [this, shared, then = std::move(then)](const Status& s) {
                       if (s.is_ok()) {
                         shared->publish(waiters_, change_feed_);
-                      } else {
-                        healthy_ = false;
+                      } else if (healthy_.exchange(false)) {
+                        log::error("the store cannot write: writes are refused until restart",
+                                   {{"reason", s.message()}});
                       }
                       then(s);
                     });

@@ -40,9 +40,14 @@ function describe(a) {
   const until = a.resolved_at ? `, resolved ${formatTime(a.resolved_at)}` : '';
   let measure = '';
   if (a.value !== undefined && a.value !== null) {
-    measure = a.kind === 'lag' || a.kind === 'no_workers'
-      ? `${formatDuration(a.value)} against a threshold of ${formatDuration(a.threshold)}; `
-      : `value ${a.value} against a threshold of ${a.threshold}; `;
+    if (a.kind === 'lag' || a.kind === 'no_workers') {
+      measure = `${formatDuration(a.value)} against a threshold of ${formatDuration(a.threshold)}; `;
+    } else if (a.kind === 'dead_letters') {
+      measure = `${a.value} failed ${a.value === 1 ? 'job' : 'jobs'} in the dead-letter view; `;
+    } else {
+      measure = `${Math.round(a.value * 100)}% of attempts failed against a threshold of ` +
+        `${Math.round(a.threshold * 100)}%; `;
+    }
   }
   return `${measure}${since}${until}`;
 }

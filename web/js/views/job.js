@@ -29,6 +29,7 @@ export function jobView(root, { id }) {
   let job = null;
   let events = new Map(); // seq -> event
   let reloadTimer = null;
+  let streamEvents = 0; // events seen, so that a reload answered after a newer event is ignored
   let following = false;
 
   start();
@@ -99,6 +100,7 @@ export function jobView(root, { id }) {
   }
 
   function onStreamEvent({ type, id: seq, data }) {
+    streamEvents += 1;
     if (data && typeof data === 'object') {
       const event = { type, seq: Number(seq), ...data };
       if (Number.isFinite(event.seq)) events.set(event.seq, event);
@@ -110,8 +112,13 @@ export function jobView(root, { id }) {
     // The event says what happened; the document says where that leaves the job.
     clearTimeout(reloadTimer);
     reloadTimer = setTimeout(async () => {
+      const asOf = streamEvents;
       try {
-        job = await get(jobPath(id), { signal: controller.signal });
+        const doc = await get(jobPath(id), { signal: controller.signal });
+        // An event that came meanwhile is newer than this answer (and has
+        // scheduled its own reload): showing the answer would step back.
+        if (asOf !== streamEvents) return;
+        job = doc;
         render();
       } catch {
         // the next event or the end of the stream reloads again
