@@ -6,11 +6,13 @@
 #include <vector>
 
 #include "api/cors.hpp"
+#include "api/documents.hpp"
 #include "api/handlers.hpp"
 #include "api/http/problem.hpp"
 #include "api/web_handlers.hpp"
 #include "core/prefer.hpp"
 #include "core/queue_name.hpp"
+#include "core/trace_context.hpp"
 #include "engine/waiter_registry.hpp"
 #include "logging/log.hpp"
 
@@ -44,10 +46,30 @@ http::Response method_not_allowed(std::string allow) {
   return r;
 }
 
-Status bad_queue(const std::string& q) {
-  return invalid_argument("'" + q +
-                          "' is not a valid queue name: use 1 to 128 of A-Z a-z 0-9 . _ -, "
-                          "starting with a letter or digit");
+http::Response no_such_resource(const http::Request& req) {
+  return http::problem(404, "no such resource: " + std::string(req.path()));
+}
+
+// /v1/flows, /v1/flows/{id}, /v1/flows/{id}/{events|cancel}
+asio::awaitable<http::Response> route_flows(State& s, http::Request& req,
+                                            const std::vector<std::string>& p) {
+  const std::string& m = req.method;
+  if (p.size() == 2) {
+    if (m == "POST") co_return co_await submit_flow(s, req);
+    if (m == "GET") co_return co_await list_flows(s, req);
+    co_return method_not_allowed("GET, POST");
+  }
+  const std::string action = p.size() == 4 ? p[3] : "";
+  if (!action.empty() && action != "events" && action != "cancel") {
+    co_return no_such_resource(req);
+  }
+  const std::string allowed = action == "cancel" ? "POST" : "GET";
+  if (m != allowed) co_return method_not_allowed(allowed);
+  auto id = parse_flow_id(p[2]);
+  if (!id) co_return error_response(id.status());
+  if (action.empty()) co_return co_await get_flow(s, req, *id);
+  if (action == "events") co_return co_await flow_events(s, req, *id);
+  co_return co_await cancel_flow(s, *id);
 }
 
 }  // namespace
@@ -97,8 +119,7 @@ asio::awaitable<http::Response> route(State& s, http::Request& req) {
     co_return co_await metrics_page(s);
   }
   if (auto page = dashboard(req, p)) co_return std::move(*page);  // GET / and /ui/...
-  if (n < 2 || p[0] != "v1")
-    co_return http::problem(404, "no such resource: " + std::string(req.path()));
+  if (n < 2 || p[0] != "v1") co_return no_such_resource(req);
 
   // /v1/queues, /v1/queues/{q}, /v1/queues/{q}/{jobs|batch|pause|resume}
   if (p[1] == "queues") {
@@ -107,15 +128,15 @@ asio::awaitable<http::Response> route(State& s, http::Request& req) {
       co_return co_await list_queues(s);
     }
     const std::string& q = p[2];
-    if (n > 4) co_return http::problem(404, "no such resource: " + std::string(req.path()));
+    if (n > 4) co_return no_such_resource(req);
     const std::string action = n == 4 ? p[3] : "";
     if (action != "" && action != "jobs" && action != "batch" && action != "pause" &&
         action != "resume") {
-      co_return http::problem(404, "no such resource: " + std::string(req.path()));
+      co_return no_such_resource(req);
     }
     const std::string allowed = action.empty() ? "GET" : "POST";
     if (m != allowed) co_return method_not_allowed(allowed);
-    if (!is_valid_queue_name(q)) co_return error_response(bad_queue(q));
+    if (!is_valid_queue_name(q)) co_return error_response(invalid_queue_name(q));
     if (action.empty()) co_return co_await get_queue(s, q);
     if (action == "jobs") co_return co_await submit_job(s, req, q);
     if (action == "batch") co_return co_await submit_batch(s, req, q);
@@ -140,6 +161,8 @@ asio::awaitable<http::Response> route(State& s, http::Request& req) {
     co_return co_await ack_batch(s, req);
   }
 
+  if (p[1] == "flows" && n <= 4) co_return co_await route_flows(s, req, p);
+
   // /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/{action}
   if (p[1] == "jobs" && n <= 4) {
     if (n == 2) {
@@ -151,7 +174,7 @@ asio::awaitable<http::Response> route(State& s, http::Request& req) {
     bool is_post_action = false;
     for (const char* a : kPostActions) is_post_action = is_post_action || action == a;
     if (!action.empty() && action != "events" && !is_post_action) {
-      co_return http::problem(404, "no such resource: " + std::string(req.path()));
+      co_return no_such_resource(req);
     }
     const std::string allowed = action.empty()       ? "GET, DELETE"
                                 : action == "events" ? "GET"
@@ -171,7 +194,7 @@ asio::awaitable<http::Response> route(State& s, http::Request& req) {
     if (action == "fail") co_return co_await fail_job(s, req, *id);
     co_return co_await heartbeat_job(s, req, *id);
   }
-  co_return http::problem(404, "no such resource: " + std::string(req.path()));
+  co_return no_such_resource(req);
 }
 
 // ---- helpers shared by the handler files ----
@@ -243,21 +266,55 @@ Result<JobId> parse_job_id(std::string_view text) {
 
 asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const http::Request& req,
                                                    const JobId& id, Clock::time_point deadline) {
-  const std::string topic = job_topic(id);
-  const metrics::GaugeScope open_wait(s.metrics.open_waits());
-  for (;;) {
-    auto signal = co_await Signal::make();
-    const auto sub = s.broker.waiters().subscribe({&topic, 1}, [signal] { signal->fire(); });
-    auto job = co_await await_result<JobView>([&](auto cb) { s.broker.get(id, std::move(cb)); });
-    if (!job || is_terminal(job->record.state) || s.draining || Clock::now() >= deadline ||
-        req.client_gone()) {
-      s.broker.waiters().unsubscribe(sub);
-      co_return job;
-    }
-    req.on_client_gone([signal] { signal->fire(); });
-    co_await signal->wait(deadline);
-    s.broker.waiters().unsubscribe(sub);
+  return read_until<JobView>(
+      s, req, job_topic(id), [&s, id](auto cb) { s.broker.get(id, std::move(cb)); },
+      [](const JobView& job) { return is_terminal(job.record.state); }, deadline);
+}
+
+std::string wait_value(std::chrono::milliseconds wait) {
+  if (wait.count() % 1000 == 0) return std::to_string(wait.count() / 1000);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(wait.count()) / 1000.0);
+  std::string s = buf;
+  while (s.back() == '0') s.pop_back();
+  return s;
+}
+
+std::string valid_traceparent(const http::Request& req) {
+  auto tp = req.header("traceparent");
+  if (!tp || !parse_traceparent(*tp)) return {};
+  return std::string(*tp);
+}
+
+Status take_idempotency_header(const http::Request& req, std::string& key) {
+  auto header = req.header("idempotency-key");
+  if (!header) return Status::ok();
+  if (header->empty() || header->size() > 256) {
+    return invalid_argument("Idempotency-Key must be 1 to 256 bytes");
   }
+  if (!key.empty() && key != *header) {
+    return invalid_argument("the Idempotency-Key header and the idempotency_key field differ");
+  }
+  key = std::string(*header);
+  return Status::ok();
+}
+
+http::Response document_answer(std::string document, std::chrono::milliseconds waited) {
+  auto r = json_response(200, std::move(document));
+  if (waited.count() > 0) r.set("Preference-Applied", "wait=" + wait_value(waited));
+  return r;
+}
+
+http::Response submit_answer(bool finished, std::string document, const std::string& location,
+                             bool replayed, std::chrono::milliseconds waited) {
+  auto r = document_answer(std::move(document), waited);
+  if (!finished) {
+    r.status = 202;
+    r.set("Location", location);
+    r.set("Retry-After", "1");
+  }
+  if (replayed) r.set("Idempotent-Replayed", "true");
+  return r;
 }
 
 }  // namespace errand::api

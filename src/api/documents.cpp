@@ -8,25 +8,6 @@
 namespace errand::api {
 namespace {
 
-constexpr std::int64_t kMaxDurationMs = 365LL * 24 * 3600 * 1000;
-
-std::string time_or_null(const std::optional<Millis>& t) {
-  return t ? "\"" + format_rfc3339(*t) + "\"" : "null";
-}
-
-std::string string_or_null(const std::string& s) { return s.empty() ? "null" : quote(s); }
-
-std::string raw_or_null(const std::string& s) { return s.empty() ? "null" : s; }
-
-std::string tags_array(const std::vector<std::string>& tags) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < tags.size(); ++i) {
-    if (i) out += ',';
-    out += quote(tags[i]);
-  }
-  return out + "]";
-}
-
 std::string waiting_on_json(const WaitingOn& w) {
   std::string out = "{\"reason\":\"" + std::string(to_string(w.reason)) + "\"";
   switch (w.reason) {
@@ -63,7 +44,46 @@ std::string waiting_on_json(const WaitingOn& w) {
   return out + ",\"message\":" + quote(w.message) + "}";
 }
 
+// {"id","step"} of a step's job, plus "compensating": true for a compensation.
+std::string flow_ref_json(const std::optional<FlowRef>& f) {
+  if (!f) return "null";
+  std::string out = "{\"id\":\"" + f->id.to_string() + "\",\"step\":" + quote(f->step);
+  if (f->compensating) out += ",\"compensating\":true";
+  return out + "}";
+}
+
+// What a leased step job carries beside its payload (SPEC §3 Flows).
+std::string leased_flow_json(const std::optional<LeasedFlow>& f) {
+  if (!f) return "null";
+  std::string out = "{\"id\":\"" + f->id.to_string() + "\"";
+  out += (f->compensating ? ",\"compensating\":" : ",\"step\":") + quote(f->step);
+  return out + ",\"inputs\":" + (f->inputs_json.empty() ? "{}" : f->inputs_json) + "}";
+}
+
 }  // namespace
+
+std::string time_or_null(const std::optional<Millis>& t) {
+  return t ? "\"" + format_rfc3339(*t) + "\"" : "null";
+}
+
+std::string string_or_null(const std::string& s) { return s.empty() ? "null" : quote(s); }
+
+std::string raw_or_null(const std::string& s) { return s.empty() ? "null" : s; }
+
+std::string string_array(const std::vector<std::string>& strings) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < strings.size(); ++i) {
+    if (i) out += ',';
+    out += quote(strings[i]);
+  }
+  return out + "]";
+}
+
+Status invalid_queue_name(const std::string& name, const std::string& field) {
+  return invalid_argument((field.empty() ? "" : field + ": ") + "'" + name +
+                          "' is not a valid queue name: use 1 to 128 of A-Z a-z 0-9 . _ -, "
+                          "starting with a letter or digit");
+}
 
 std::string job_document(const JobView& v) {
   const JobRecord& r = v.record;
@@ -88,9 +108,9 @@ std::string job_document(const JobView& v) {
   out += std::string(",\"cancel_requested\":") + (r.cancel_requested ? "true" : "false");
   out += ",\"idempotency_key\":" + string_or_null(r.idempotency_key);
   out += ",\"deadline\":" + time_or_null(r.deadline);
-  out += ",\"tags\":" + tags_array(r.tags);
+  out += ",\"tags\":" + string_array(r.tags);
   out += ",\"traceparent\":" + string_or_null(r.traceparent);
-  out += ",\"flow\":null";
+  out += ",\"flow\":" + flow_ref_json(r.flow);
   // Terminal jobs wait on nothing: null.
   out += ",\"waiting_on\":" +
          (v.waiting_on && !is_terminal(r.state) ? waiting_on_json(*v.waiting_on) : "null");
@@ -109,8 +129,8 @@ std::string leased_job_document(const JobView& v) {
   out += ",\"lease_expires_at\":" + time_or_null(r.lease_expires_at);
   out += ",\"deadline\":" + time_or_null(r.deadline);
   out += ",\"traceparent\":" + string_or_null(r.traceparent);
-  out += ",\"tags\":" + tags_array(r.tags);
-  out += ",\"flow\":null}";
+  out += ",\"tags\":" + string_array(r.tags);
+  out += ",\"flow\":" + leased_flow_json(v.flow) + "}";
   return out;
 }
 
@@ -132,10 +152,12 @@ std::string queue_document(const QueueStats& q) {
 }
 
 Result<SubmitSpec> parse_submit(const json::object& body, std::string queue, Millis now,
-                                const std::string& prefix) {
+                                const std::string& prefix,
+                                std::initializer_list<std::string_view> also) {
   Fields f(body, prefix);
   f.only({"payload", "priority", "delay_ms", "run_at", "max_attempts", "backoff", "lease_ms",
-          "ttl_ms", "deadline", "idempotency_key", "tags", "callback_url"});
+          "ttl_ms", "deadline", "idempotency_key", "tags", "callback_url"},
+         also);
   SubmitSpec s;
   s.queue = std::move(queue);
   const json::value* payload = body.if_contains("payload");

@@ -4,12 +4,16 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "api/api.hpp"
 #include "api/async.hpp"
 #include "api/http/message.hpp"
 #include "engine/broker.hpp"
+#include "engine/waiter_registry.hpp"
 #include "metrics/server_metrics.hpp"
 
 namespace errand::api {
@@ -32,11 +36,62 @@ http::Response error_response(const Status& status);
 
 // How long a request asked to wait (Prefer: wait=N), capped at max_wait; 0 when none.
 std::chrono::milliseconds requested_wait(const State& s, const http::Request& req);
-// Waits until the job is terminal, `deadline` passes, the server drains or
-// the client of `req` goes away; returns the job as last read.
+// A wait as Preference-Applied writes it ("2", "0.25").
+std::string wait_value(std::chrono::milliseconds wait);
+
+// Reads with `read` (a broker call given a Callback<T>) until `finished`
+// holds for the value, `deadline` passes, the server drains or the client of
+// `req` goes away, reading again after each notification of `topic`;
+// returns the value as last read. A deadline already past: one plain read.
+template <typename T, typename Read, typename Finished>
+asio::awaitable<Result<T>> read_until(State& s, const http::Request& req, std::string topic,
+                                      Read read, Finished finished, Clock::time_point deadline) {
+  if (Clock::now() >= deadline) co_return co_await await_result<T>(read);
+  const metrics::GaugeScope open_wait(s.metrics.open_waits());
+  for (;;) {
+    auto signal = co_await Signal::make();
+    const auto sub = s.broker.waiters().subscribe({&topic, 1}, [signal] { signal->fire(); });
+    auto value = co_await await_result<T>(read);
+    if (!value || finished(*value) || s.draining || Clock::now() >= deadline || req.client_gone()) {
+      s.broker.waiters().unsubscribe(sub);
+      co_return value;
+    }
+    req.on_client_gone([signal] { signal->fire(); });
+    co_await signal->wait(deadline);
+    s.broker.waiters().unsubscribe(sub);
+  }
+}
+
+// Waits until the job is terminal (read_until); returns the job as last read.
 asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const http::Request& req,
                                                    const JobId& id, Clock::time_point deadline);
 Result<JobId> parse_job_id(std::string_view text);
+
+// For the submits of jobs and flows: a valid W3C traceparent header, or ""
+// (an invalid one is ignored, as Trace Context asks).
+std::string valid_traceparent(const http::Request& req);
+// Takes the Idempotency-Key header into `key` (the body's idempotency_key):
+// 400 when it is malformed or differs from a key the body gave.
+Status take_idempotency_header(const http::Request& req, std::string& key);
+// 200 with `document`, and Preference-Applied when the request waited.
+http::Response document_answer(std::string document, std::chrono::milliseconds waited);
+// 200 with `document` when `finished`, else 202 pointing at `location`;
+// Preference-Applied when the request waited, Idempotent-Replayed on a replay.
+http::Response submit_answer(bool finished, std::string document, const std::string& location,
+                             bool replayed, std::chrono::milliseconds waited);
+
+// A job's or a flow's timeline, as GET .../events answers it
+// (timeline_events.cpp).
+struct TimelineSource {
+  std::string topic;  // notified after every durable change of the subject
+  // Reads the events with seq > after_seq, oldest first.
+  std::function<void(std::uint32_t after_seq, Callback<std::vector<TimelineEvent>>)> read;
+  // Whether the subject is finished; an error (404: no such subject) is the answer.
+  std::function<void(Callback<bool>)> finished;
+};
+// {"events": [...]}, or with Accept: text/event-stream, Server-Sent Events
+// from Last-Event-ID that follow live and end after the terminal event.
+Reply timeline_events(State& s, http::Request& req, TimelineSource source);
 
 // Producers (job_handlers.cpp).
 Reply submit_job(State& s, http::Request& req, const std::string& queue);
@@ -44,6 +99,14 @@ Reply submit_batch(State& s, http::Request& req, const std::string& queue);
 Reply get_job(State& s, http::Request& req, const JobId& id);
 Reply job_events(State& s, http::Request& req, const JobId& id);
 Reply cancel_job(State& s, const JobId& id);
+
+// Flows (flow_handlers.cpp).
+Reply submit_flow(State& s, http::Request& req);
+Reply get_flow(State& s, http::Request& req, const JobId& id);
+Reply flow_events(State& s, http::Request& req, const JobId& id);
+Reply cancel_flow(State& s, const JobId& id);
+Reply list_flows(State& s, http::Request& req);
+Result<JobId> parse_flow_id(std::string_view text);
 
 // Workers (worker_handlers.cpp).
 Reply lease_jobs(State& s, http::Request& req);

@@ -135,10 +135,12 @@ const json::array* Fields::array(std::string_view field) {
   return &v->get_array();
 }
 
-void Fields::only(std::initializer_list<std::string_view> allowed) {
+void Fields::only(std::initializer_list<std::string_view> allowed,
+                  std::initializer_list<std::string_view> also) {
   for (const auto& kv : obj_) {
     bool known = false;
     for (auto a : allowed) known = known || kv.key() == a;
+    for (auto a : also) known = known || kv.key() == a;
     if (!known) fail("unknown field " + name(kv.key()));
   }
 }

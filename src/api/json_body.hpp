@@ -39,8 +39,9 @@ class Fields {
   std::optional<bool> boolean(std::string_view name);
   const json::object* object(std::string_view name);
   const json::array* array(std::string_view name);
-  // Fails when the object has members other than `allowed`.
-  void only(std::initializer_list<std::string_view> allowed);
+  // Fails when the object has members other than `allowed` and `also`.
+  void only(std::initializer_list<std::string_view> allowed,
+            std::initializer_list<std::string_view> also = {});
   void fail(std::string message);
 
   const Status& status() const { return status_; }

@@ -25,6 +25,14 @@ struct JobError {
   int attempt = 0;
 };
 
+// The flow a job belongs to: one of its steps, or the compensation of one.
+struct FlowRef {
+  JobId id;
+  std::string step;
+  bool compensating = false;
+  bool operator==(const FlowRef&) const = default;
+};
+
 struct JobRecord {
   JobId id;
   std::string queue;
@@ -51,6 +59,7 @@ struct JobRecord {
   std::string traceparent;
   std::uint64_t payload_hash = 0;  // tells an idempotent replay from a conflict
   std::uint32_t timeline_seq = 0;  // seq of the last timeline event
+  std::optional<FlowRef> flow;
 };
 
 // One entry of a job's timeline. `json` is the whole event object as sent to

@@ -18,6 +18,8 @@
 #include "core/job.hpp"
 #include "core/status.hpp"
 #include "engine/change_feed.hpp"
+#include "engine/flow.hpp"
+#include "engine/submit_spec.hpp"
 #include "engine/waiting_on.hpp"
 
 namespace errand {
@@ -37,20 +39,8 @@ struct JobView {
   // Why it is not finished yet (engine/waiting_on.hpp): set by get, list,
   // submit, cancel and retry for a job that is not terminal.
   std::optional<WaitingOn> waiting_on;
-};
-
-struct SubmitSpec {
-  std::string queue;
-  std::string payload_json;  // validated JSON text, stored as received
-  int priority = 0;
-  std::optional<Millis> run_at;  // absolute; from delay_ms or run_at
-  int max_attempts = kDefaultMaxAttempts;
-  Backoff backoff;
-  std::int64_t lease_ms = kDefaultLeaseMs;
-  std::optional<Millis> deadline;  // absolute; from ttl_ms or deadline
-  std::string idempotency_key;
-  std::vector<std::string> tags;
-  std::string traceparent;
+  // Set by lease for a step of a flow: its inputs.
+  std::optional<LeasedFlow> flow;
 };
 
 struct SubmitOutcome {
@@ -139,6 +129,19 @@ class Broker {
   virtual void discard(JobId id, Callback<Empty> done) = 0;
   virtual void set_paused(std::string queue, bool paused, Callback<QueueStats> done) = 0;
 
+  // Flows (engine/flow.hpp, core/flow.hpp). A submit stores the flow and
+  // starts its first steps in one durable write; afterwards every change of a
+  // step's job advances the flow in the same write as that change.
+  virtual void submit_flow(FlowSpec spec, Callback<FlowSubmitOutcome> done) = 0;
+  virtual void get_flow(JobId id, Callback<FlowView> done) = 0;
+  // Running or compensating: skips what has not started, cancels the step
+  // jobs still running and compensates what succeeded; terminal: 409.
+  virtual void cancel_flow(JobId id, Callback<FlowView> done) = 0;
+  virtual void list_flows(FlowListSpec spec, Callback<FlowPage> done) = 0;
+  // The flow's events with seq > after_seq, oldest first (docs/api.md).
+  virtual void flow_timeline(JobId id, std::uint32_t after_seq,
+                             Callback<std::vector<TimelineEvent>> done) = 0;
+
   virtual void get(JobId id, Callback<JobView> done) = 0;
   // Timeline events with seq > after_seq, oldest first.
   virtual void timeline(JobId id, std::uint32_t after_seq,
@@ -148,7 +151,8 @@ class Broker {
   virtual void queue(std::string name, Callback<QueueStats> done) = 0;
 
   // Who is waiting on what. The broker notifies job_topic(id) after every
-  // durable change of a job, and queue_topic(q) when jobs become ready in q.
+  // durable change of a job, flow_topic(id) of a flow, and queue_topic(q)
+  // when jobs become ready in q.
   virtual WaiterRegistry& waiters() = 0;
   // A worker's lease request for `queues` is open from lease_request_started()
   // to lease_request_ended() (a long poll: its whole wait), so the queues count

@@ -22,8 +22,13 @@ std::string error_member(const JobError& e) { return "\"error\":" + error_json(e
 
 TimelineEvent next_event(JobRecord& rec, Millis at, std::string_view type,
                          std::string_view fields_json) {
+  return next_event(rec.timeline_seq, at, type, fields_json);
+}
+
+TimelineEvent next_event(std::uint32_t& seq, Millis at, std::string_view type,
+                         std::string_view fields_json) {
   TimelineEvent ev;
-  ev.seq = ++rec.timeline_seq;
+  ev.seq = ++seq;
   ev.type = std::string(type);
   ev.json = "{\"seq\":" + std::to_string(ev.seq) + ",\"at\":\"" + format_rfc3339(at) +
             "\",\"type\":\"" + ev.type + "\"";

@@ -14,6 +14,9 @@ namespace errand {
 // R"("worker":"w1","attempt":1)", or is empty.
 TimelineEvent next_event(JobRecord& rec, Millis at, std::string_view type,
                          std::string_view fields_json = {});
+// The same for a timeline whose last seq is `seq` (a flow's).
+TimelineEvent next_event(std::uint32_t& seq, Millis at, std::string_view type,
+                         std::string_view fields_json = {});
 
 // `"name":<json string>` for building fields_json.
 std::string json_member(std::string_view name, std::string_view value);

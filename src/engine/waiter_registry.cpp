@@ -5,6 +5,7 @@
 namespace errand {
 
 std::string job_topic(const JobId& id) { return "j" + std::string(id.raw()); }
+std::string flow_topic(const JobId& id) { return "f" + std::string(id.raw()); }
 std::string queue_topic(std::string_view queue) { return "q" + std::string(queue); }
 
 WaiterRegistry::Id WaiterRegistry::subscribe(std::span<const std::string> topics, Wake wake) {

@@ -25,6 +25,7 @@
 namespace errand {
 
 std::string job_topic(const JobId& id);
+std::string flow_topic(const JobId& id);
 std::string queue_topic(std::string_view queue);
 
 class WaiterRegistry {

@@ -81,7 +81,13 @@ void configure(Format format, Level min_level, Writer writer) {
   spdlog::set_default_logger(std::move(logger));
 }
 
-void shutdown() { spdlog::shutdown(); }
+void shutdown() {
+  // Keep the logger until spdlog::shutdown() has joined the writer thread:
+  // destroyed on that thread (libspdlog, not instrumented) it would look to
+  // ThreadSanitizer like a race with the last line written.
+  const std::shared_ptr<spdlog::logger> keep = spdlog::default_logger();
+  spdlog::shutdown();
+}
 
 bool enabled(Level level) { return spdlog::default_logger_raw()->should_log(to_spdlog(level)); }
 

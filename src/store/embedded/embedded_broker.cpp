@@ -1,199 +1,13 @@
 #include "store/embedded/embedded_broker.hpp"
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-
-#include <atomic>
-#include <condition_variable>
 #include <cstdio>
-#include <map>
-#include <mutex>
-#include <random>
-#include <thread>
 
 #include "core/fingerprint.hpp"
-#include "engine/change_feed.hpp"
-#include "engine/timeline.hpp"
-#include "engine/waiter_registry.hpp"
 #include "logging/log.hpp"
-#include "store/embedded/job_index.hpp"
-#include "store/embedded/record_codec.hpp"
+#include "store/embedded/broker_impl.hpp"
 
 namespace errand::embedded {
-namespace {
-
-// Column families, one per kind of record (docs/storage-format.md).
-enum Cf { kJobs, kPayloads, kResults, kTimeline, kQueues, kCfCount };
-const char* const kCfNames[kCfCount] = {"jobs", "payloads", "results", "timeline", "queues"};
-
-Status lease_lost(const JobId& id) {
-  return conflict("the lease on job " + id.to_string() +
-                  " is not held by this token (expired, released or never granted)");
-}
-
-Status job_not_found(const JobId& id) { return not_found("no job " + id.to_string()); }
-
-Status stopped() { return unavailable("the store is shut down"); }
-
-// The writes and notifications of one change, applied together once the
-// change is durable.
-class Change {
- public:
-  void put(Cf cf, std::string key, std::string value) {
-    puts_.push_back({cf, std::move(key), std::move(value)});
-  }
-  void del(Cf cf, std::string key) { dels_.push_back({cf, std::move(key)}); }
-  void put_job(const JobRecord& r) { put(kJobs, std::string(r.id.raw()), encode_job(r)); }
-  void put_queue(const QueueState& q) { put(kQueues, q.name, encode_queue(q)); }
-  void event(JobRecord& r, Millis at, std::string_view type, std::string_view fields = {}) {
-    TimelineEvent ev = next_event(r, at, type, fields);
-    put(kTimeline, timeline_key(r.id, ev.seq), std::move(ev.json));
-    if (ev.seq > kTimelineLimit) del(kTimeline, timeline_key(r.id, ev.seq - kTimelineLimit));
-    touched(r.id);
-  }
-  void purge(const JobId& id) {
-    const std::string raw(id.raw());
-    dels_.push_back({kJobs, raw});
-    dels_.push_back({kPayloads, raw});
-    dels_.push_back({kResults, raw});
-    ranges_.push_back({timeline_key(id, 0), timeline_key(id, 0xffffffffu)});
-    touched(id);
-  }
-  void touched(const JobId& id) { job_topics_.push_back(job_topic(id)); }
-  // `r` moved from `from` (empty: it is new) to its current state.
-  void moved(const JobRecord& r, std::optional<JobState> from, Millis at) {
-    changes_.push_back(state_change(r, from, r.state, at));
-  }
-  // `r` is about to be removed from the store.
-  void removed(const JobRecord& r, Millis at) {
-    changes_.push_back(state_change(r, r.state, std::nullopt, at));
-  }
-  void ready(const std::string& queue, std::size_t n = 1) { ready_.emplace_back(queue, n); }
-  bool empty() const { return puts_.empty() && dels_.empty() && ranges_.empty(); }
-
-  void fill(rocksdb::WriteBatch& wb, rocksdb::ColumnFamilyHandle* const* cfs) const {
-    for (const auto& p : puts_) wb.Put(cfs[p.cf], p.key, p.value);
-    for (const auto& d : dels_) wb.Delete(cfs[d.cf], d.key);
-    for (const auto& r : ranges_) wb.DeleteRange(cfs[kTimeline], r.first, r.second);
-  }
-  void publish(WaiterRegistry& waiters, const ChangeFeed& feed) const {
-    feed.publish(changes_);
-    for (const auto& t : job_topics_) waiters.notify_all(t);
-    for (const auto& [q, n] : ready_) waiters.notify_some(queue_topic(q), n);
-  }
-
- private:
-  struct Put {
-    Cf cf;
-    std::string key, value;
-  };
-  struct Del {
-    Cf cf;
-    std::string key;
-  };
-  std::vector<Put> puts_;
-  std::vector<Del> dels_;
-  std::vector<std::pair<std::string, std::string>> ranges_;
-  std::vector<std::string> job_topics_;
-  std::vector<std::pair<std::string, std::size_t>> ready_;
-  std::vector<StateChange> changes_;
-};
-
-class EmbeddedBroker final : public Broker {
- public:
-  EmbeddedBroker(const EmbeddedOptions& options, std::unique_ptr<rocksdb::DB> db,
-                 std::vector<rocksdb::ColumnFamilyHandle*> cfs)
-      : options_(options),
-        db_(std::move(db)),
-        cfs_(std::move(cfs)),
-        index_(options.retention_ms),
-        committer_(db_.get(), options.durability,
-                   [this](const CommitStats& st) {
-                     commit_feed_.publish({&st, 1});
-                   }),
-        rng_(std::random_device{}()),
-        activity_(now_millis()) {}
-
-  ~EmbeddedBroker() override {
-    shutdown();
-    for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
-  }
-
-  Status recover();
-  void start_timers() {
-    timer_thread_ = std::thread([this] { run_timers(); });
-  }
-
-  void submit(std::vector<SubmitSpec> jobs, Callback<std::vector<SubmitOutcome>> done) override;
-  void lease(LeaseSpec spec, Callback<std::vector<JobView>> done) override;
-  void ack(AckSpec spec, Callback<JobState> done) override;
-  void fail(FailSpec spec, Callback<FailOutcome> done) override;
-  void heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) override;
-  void cancel(JobId id, Callback<JobView> done) override;
-  void retry(JobId id, Callback<JobView> done) override;
-  void discard(JobId id, Callback<Empty> done) override;
-  void set_paused(std::string queue, bool paused, Callback<QueueStats> done) override;
-  void get(JobId id, Callback<JobView> done) override { done(read_explained(id)); }
-  void timeline(JobId id, std::uint32_t after_seq,
-                Callback<std::vector<TimelineEvent>> done) override;
-  void list(ListSpec spec, Callback<JobPage> done) override;
-  void queues(Callback<std::vector<QueueStats>> done) override;
-  void queue(std::string name, Callback<QueueStats> done) override;
-  WaiterRegistry& waiters() override { return waiters_; }
-  void lease_request_started(const std::vector<std::string>& queues) override {
-    activity_.started(queues, now_millis());
-  }
-  void lease_request_ended(const std::vector<std::string>& queues) override {
-    activity_.ended(queues, now_millis());
-  }
-  ChangeFeed& changes() override { return change_feed_; }
-  CommitFeed& commits() override { return commit_feed_; }
-  bool healthy() const override { return healthy_.load(); }
-  void shutdown() override;
-
- private:
-  // Appends `change` to the group commit; `then` runs once it is durable (or
-  // failed). REQUIRES: mutex_ held, so that commit order is change order.
-  void commit(Change change, std::function<void(const Status&)> then);
-  Result<JobView> read_job(const JobId& id);
-  // read_job() with its waiting_on. Takes mutex_.
-  Result<JobView> read_explained(const JobId& id);
-  // Sets v.waiting_on from the queue's state in memory. REQUIRES: mutex_ held.
-  void explain(JobView& v, Millis now);
-  // The running job `id` if `token` is its current lease, else the error to
-  // answer (fencing). REQUIRES: mutex_ held.
-  Result<JobRecord*> leased_job(const JobId& id, const std::string& token);
-  std::string read_value(Cf cf, const JobId& id);
-  QueueStats stats_of(const QueueState& q, Millis now) const;
-  std::string new_lease_token();
-  double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
-
-  // A failed attempt (worker fail or lease expiry): retry, fail or cancel.
-  // REQUIRES: mutex_ held, r.state == running.
-  FailOutcome fail_attempt(JobRecord& r, JobError error, bool retry,
-                           std::optional<std::int64_t> retry_in_ms, Millis now, Change& c);
-  void expire(JobRecord& r, Millis now, Change& c);
-  void run_timers();
-  void wake_timers_if_earlier();
-
-  EmbeddedOptions options_;
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
-  std::mutex mutex_;
-  JobIndex index_;       // GUARDED_BY(mutex_)
-  UuidV7Generator ids_;  // GUARDED_BY(mutex_)
-  ChangeFeed change_feed_;
-  CommitFeed commit_feed_;  // before committer_, whose writer thread publishes to it
-  GroupCommitter committer_;
-  std::mt19937_64 rng_;  // GUARDED_BY(mutex_)
-  WorkerActivity activity_;
-  WaiterRegistry waiters_;
-  std::atomic<bool> healthy_{true};
-  std::condition_variable timer_wake_;       // waits on mutex_
-  std::optional<Millis> timer_sleep_until_;  // GUARDED_BY(mutex_)
-  bool stopping_ = false;                    // GUARDED_BY(mutex_)
-  std::thread timer_thread_;
-};
+namespace detail {
 
 Status EmbeddedBroker::recover() {
   std::lock_guard lock(mutex_);
@@ -210,10 +24,12 @@ Status EmbeddedBroker::recover() {
     if (!rec) return {Code::kInternal, "unreadable job record; was it written by a newer errand?"};
     index_.insert(std::move(*rec));
   }
-  return it->status().ok() ? Status::ok() : unavailable(it->status().ToString());
+  if (!it->status().ok()) return unavailable(it->status().ToString());
+  return recover_flows();
 }
 
 void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> then) {
+  advance_flows(change, now_millis());  // in the same write: a crash never splits them
   wake_timers_if_earlier();
   auto shared = std::make_shared<Change>(std::move(change));
   committer_.append([&](rocksdb::WriteBatch& wb) { shared->fill(wb, cfs_.data()); },
@@ -282,34 +98,9 @@ void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
       out[i].replayed = true;
       continue;
     }
-    JobRecord r;
-    r.id = ids_.next(now);
-    r.queue = s.queue;
-    r.priority = s.priority;
-    r.max_attempts = s.max_attempts;
-    r.backoff = s.backoff;
-    r.lease_ms = s.lease_ms;
-    r.created_at = now;
-    r.run_at = s.run_at && *s.run_at > now ? *s.run_at : now;
-    r.state = r.run_at > now ? JobState::kScheduled : JobState::kQueued;
-    r.deadline = s.deadline;
-    r.idempotency_key = s.idempotency_key;
-    r.tags = std::move(s.tags);
-    r.traceparent = std::move(s.traceparent);
-    r.payload_hash = fingerprint(s.payload_json);
-    c.event(r, now, "enqueued",
-            json_member("queue", r.queue) + ",\"priority\":" + std::to_string(r.priority));
-    if (r.state == JobState::kScheduled) {
-      c.event(r, now, "scheduled", json_member("run_at", format_rfc3339(r.run_at)));
-    } else {
-      c.ready(r.queue);
-    }
-    ++index_.queue(r.queue).enqueued_total;
-    c.put(kPayloads, std::string(r.id.raw()), s.payload_json);
-    c.put_job(r);
-    out[i].job.record = index_.insert(std::move(r));
-    c.moved(out[i].job.record, std::nullopt, now);
-    out[i].job.payload_json = std::move(s.payload_json);
+    std::string payload = s.payload_json;
+    out[i].job.record = create_job(std::move(s), now, c);
+    out[i].job.payload_json = std::move(payload);
   }
   // Once per queue, not per job: a batch of 1000 writes its totals once.
   std::string_view last_queue;
@@ -329,6 +120,38 @@ void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
            }
            done(std::move(out));
          });
+}
+
+JobRecord& EmbeddedBroker::create_job(SubmitSpec&& s, Millis now, Change& c) {
+  JobRecord r;
+  r.id = ids_.next(now);
+  r.queue = s.queue;
+  r.priority = s.priority;
+  r.max_attempts = s.max_attempts;
+  r.backoff = s.backoff;
+  r.lease_ms = s.lease_ms;
+  r.created_at = now;
+  r.run_at = s.run_at && *s.run_at > now ? *s.run_at : now;
+  r.state = r.run_at > now ? JobState::kScheduled : JobState::kQueued;
+  r.deadline = s.deadline;
+  r.idempotency_key = s.idempotency_key;
+  r.tags = std::move(s.tags);
+  r.traceparent = std::move(s.traceparent);
+  r.payload_hash = fingerprint(s.payload_json);
+  r.flow = std::move(s.flow);
+  c.event(r, now, "enqueued",
+          json_member("queue", r.queue) + ",\"priority\":" + std::to_string(r.priority));
+  if (r.state == JobState::kScheduled) {
+    c.event(r, now, "scheduled", json_member("run_at", format_rfc3339(r.run_at)));
+  } else {
+    c.ready(r.queue);
+  }
+  ++index_.queue(r.queue).enqueued_total;
+  c.put(kPayloads, std::string(r.id.raw()), std::move(s.payload_json));
+  c.put_job(r);
+  JobRecord& stored = index_.insert(std::move(r));
+  c.moved(stored, std::nullopt, now);
+  return stored;
 }
 
 void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) {
@@ -374,14 +197,23 @@ void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) 
     lock.unlock();
     return done(std::move(leased));
   }
-  commit(std::move(c),
-         [this, leased = std::move(leased), done = std::move(done)](const Status& s) mutable {
-           if (!s.is_ok()) return done(s);
-           // Read after the commit: the submit that wrote a payload may have been
-           // in this very group.
-           for (auto& j : leased) j.payload_json = read_value(kPayloads, j.record.id);
-           done(std::move(leased));
-         });
+  // The steps of a flow get the results of the steps they came after.
+  std::vector<std::optional<PendingInputs>> inputs;
+  for (const auto& j : leased) inputs.push_back(flow_inputs_of(j.record));
+  commit(std::move(c), [this, leased = std::move(leased), inputs = std::move(inputs),
+                        done = std::move(done)](const Status& s) mutable {
+    if (!s.is_ok()) return done(s);
+    // Read after the commit: the submit that wrote a payload may have been
+    // in this very group.
+    for (std::size_t i = 0; i < leased.size(); ++i) {
+      leased[i].payload_json = read_value(kPayloads, leased[i].record.id);
+      if (inputs[i]) {
+        read_flow_inputs(*inputs[i]);
+        leased[i].flow = std::move(inputs[i]->flow);
+      }
+    }
+    done(std::move(leased));
+  });
 }
 
 void EmbeddedBroker::ack(AckSpec spec, Callback<JobState> done) {
@@ -523,25 +355,29 @@ void EmbeddedBroker::cancel(JobId id, Callback<JobView> done) {
                          std::string(to_string(r->state)) + "; it cannot be cancelled"));
   }
   Change c;
-  if (r->state == JobState::kRunning) {
-    if (!r->cancel_requested) {
-      index_.update(*r, [](JobRecord& j) { j.cancel_requested = true; });
-      c.event(*r, now, "cancel_requested");
-    }
-  } else {
-    const JobState from = r->state;
-    index_.update(*r, [&](JobRecord& j) {
-      j.state = JobState::kCancelled;
-      j.finished_at = now;
-    });
-    c.moved(*r, from, now);
-    c.event(*r, now, "cancelled");
-  }
-  c.put_job(*r);
+  cancel_job(*r, now, c);
   commit(std::move(c), [this, id, done = std::move(done)](const Status& s) {
     if (!s.is_ok()) return done(s);
     done(read_explained(id));
   });
+}
+
+void EmbeddedBroker::cancel_job(JobRecord& r, Millis now, Change& c) {
+  if (r.state == JobState::kRunning) {
+    if (!r.cancel_requested) {
+      index_.update(r, [](JobRecord& j) { j.cancel_requested = true; });
+      c.event(r, now, "cancel_requested");
+    }
+  } else {
+    const JobState from = r.state;
+    index_.update(r, [&](JobRecord& j) {
+      j.state = JobState::kCancelled;
+      j.finished_at = now;
+    });
+    c.moved(r, from, now);
+    c.event(r, now, "cancelled");
+  }
+  c.put_job(r);
 }
 
 void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
@@ -659,6 +495,10 @@ void EmbeddedBroker::timeline(JobId id, std::uint32_t after_seq,
                               Callback<std::vector<TimelineEvent>> done) {
   std::string meta;
   if (db_->Get({}, cfs_[kJobs], id.raw(), &meta).IsNotFound()) return done(job_not_found(id));
+  done(read_timeline(id, after_seq));
+}
+
+std::vector<TimelineEvent> EmbeddedBroker::read_timeline(const JobId& id, std::uint32_t after_seq) {
   std::vector<TimelineEvent> events;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kTimeline]));
   const std::string prefix(id.raw());
@@ -675,7 +515,7 @@ void EmbeddedBroker::timeline(JobId id, std::uint32_t after_seq,
     }
     events.push_back(std::move(ev));
   }
-  done(std::move(events));
+  return events;
 }
 
 void EmbeddedBroker::list(ListSpec spec, Callback<JobPage> done) {
@@ -833,7 +673,11 @@ void EmbeddedBroker::shutdown() {
   }
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::EmbeddedBroker;
+using detail::kCfCount;
+using detail::kCfNames;
 
 Result<std::unique_ptr<Broker>> open_embedded_broker(const EmbeddedOptions& options) {
   rocksdb::DBOptions db_options;

@@ -2,26 +2,13 @@
 
 #include <boost/json.hpp>
 
+#include "store/embedded/codec_fields.hpp"
+
 namespace errand::embedded {
 namespace json = boost::json;
-namespace {
-
-json::value opt_millis(const std::optional<Millis>& t) {
-  return t ? json::value(*t) : json::value(nullptr);
-}
-
-std::optional<Millis> get_opt_millis(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  if (!v || v->is_null()) return std::nullopt;
-  return v->to_number<Millis>();
-}
-
-std::string get_str(const json::object& o, std::string_view k) {
-  const json::value* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-}  // namespace
+using codec::get_opt_millis;
+using codec::get_str;
+using codec::opt_millis;
 
 std::string encode_job(const JobRecord& r) {
   json::object o;
@@ -32,10 +19,7 @@ std::string encode_job(const JobRecord& r) {
   o["priority"] = r.priority;
   o["attempt"] = r.attempt;
   o["max_attempts"] = r.max_attempts;
-  o["backoff"] = {{"initial_ms", r.backoff.initial_ms},
-                  {"multiplier", r.backoff.multiplier},
-                  {"max_ms", r.backoff.max_ms},
-                  {"jitter", r.backoff.jitter}};
+  o["backoff"] = codec::backoff_json(r.backoff);
   o["lease_ms"] = r.lease_ms;
   o["granted_lease_ms"] = r.granted_lease_ms;
   o["created_at"] = r.created_at;
@@ -61,16 +45,19 @@ std::string encode_job(const JobRecord& r) {
   o["traceparent"] = r.traceparent;
   o["payload_hash"] = r.payload_hash;
   o["timeline_seq"] = r.timeline_seq;
+  if (r.flow) {
+    o["flow"] = {{"id", r.flow->id.to_string()},
+                 {"step", r.flow->step},
+                 {"compensating", r.flow->compensating}};
+  }
   return json::serialize(o);
 }
 
 std::optional<JobRecord> decode_job(std::string_view value) {
-  boost::system::error_code ec;
-  json::value v = json::parse(value, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  const json::object& o = v.get_object();
+  const auto parsed = codec::parse_record(value);
+  if (!parsed) return std::nullopt;
+  const json::object& o = *parsed;
   try {
-    if (o.at("v").to_number<int>() != kRecordFormatVersion) return std::nullopt;
     JobRecord r;
     auto id = JobId::parse(o.at("id").as_string());
     auto state = parse_job_state(o.at("state").as_string());
@@ -81,11 +68,7 @@ std::optional<JobRecord> decode_job(std::string_view value) {
     r.priority = o.at("priority").to_number<int>();
     r.attempt = o.at("attempt").to_number<int>();
     r.max_attempts = o.at("max_attempts").to_number<int>();
-    const json::object& b = o.at("backoff").as_object();
-    r.backoff.initial_ms = b.at("initial_ms").to_number<std::int64_t>();
-    r.backoff.multiplier = b.at("multiplier").to_number<double>();
-    r.backoff.max_ms = b.at("max_ms").to_number<std::int64_t>();
-    r.backoff.jitter = b.at("jitter").to_number<double>();
+    r.backoff = codec::read_backoff(o.at("backoff").as_object());
     r.lease_ms = o.at("lease_ms").to_number<std::int64_t>();
     r.granted_lease_ms = o.at("granted_lease_ms").to_number<std::int64_t>();
     r.created_at = o.at("created_at").to_number<Millis>();
@@ -108,6 +91,12 @@ std::optional<JobRecord> decode_job(std::string_view value) {
     r.traceparent = get_str(o, "traceparent");
     r.payload_hash = o.at("payload_hash").to_number<std::uint64_t>();
     r.timeline_seq = o.at("timeline_seq").to_number<std::uint32_t>();
+    if (const json::value* f = o.if_contains("flow"); f && f->is_object()) {
+      const json::object& fo = f->get_object();
+      auto flow_id = JobId::parse(fo.at("id").as_string());
+      if (!flow_id) return std::nullopt;
+      r.flow = FlowRef{*flow_id, get_str(fo, "step"), fo.at("compensating").as_bool()};
+    }
     return r;
   } catch (const std::exception&) {
     return std::nullopt;  // a value of another shape: corrupt or from a newer version

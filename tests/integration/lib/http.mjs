@@ -13,7 +13,12 @@ export const JOB_FIELDS = ['id', 'queue', 'state', 'payload', 'priority', 'attem
   'error', 'progress', 'cancel_requested', 'idempotency_key', 'deadline', 'tags', 'flow',
   'waiting_on'];
 export const LEASE_FIELDS = ['id', 'queue', 'payload', 'attempt', 'max_attempts', 'lease',
-  'lease_expires_at', 'deadline', 'traceparent', 'tags'];
+  'lease_expires_at', 'deadline', 'traceparent', 'tags', 'flow'];
+export const FLOW_STATES = ['running', 'compensating', 'succeeded', 'failed', 'cancelled'];
+export const FLOW_FIELDS = ['id', 'name', 'state', 'created_at', 'finished_at', 'deadline',
+  'idempotency_key', 'steps', 'result', 'error'];
+export const FLOW_STEP_FIELDS = ['queue', 'after', 'state', 'job', 'result', 'error', 'compensation',
+  'waiting_on'];
 /** Backoff that retries after 50 ms, for tests that go through retries. */
 export const FAST_BACKOFF = { initial_ms: 50, multiplier: 1, max_ms: 50, jitter: 0 };
 
@@ -215,6 +220,51 @@ export class Api {
     return { job: doc, leased };
   }
 
+  // --- flows ---
+
+  /** POST /v1/flows. `wait` adds `Prefer: wait=<wait>`. */
+  submitFlow(flow, { wait, headers = {}, timeoutMs } = {}) {
+    const h = { ...headers };
+    if (wait !== undefined) h.prefer = `wait=${wait}`;
+    return this.req('POST', '/v1/flows', { json: flow, headers: h, timeoutMs });
+  }
+
+  /** Submits a flow and asserts 202; returns the flow document. */
+  async submitFlowOk(flow, opts) {
+    const res = await this.submitFlow(flow, opts);
+    assert.equal(res.status, 202, `submit flow: ${res.status} ${res.text}`);
+    return res.body;
+  }
+
+  getFlow(id, { wait, timeoutMs } = {}) {
+    const headers = wait !== undefined ? { prefer: `wait=${wait}` } : {};
+    return this.req('GET', `/v1/flows/${id}`, { headers, timeoutMs });
+  }
+
+  /** GET /v1/flows/{id}, asserting 200; returns the flow document. */
+  async flow(id, opts) {
+    const res = await this.getFlow(id, opts);
+    assert.equal(res.status, 200, `GET flow ${id}: ${res.status} ${res.text}`);
+    return res.body;
+  }
+
+  /** The flow's timeline (JSON form), asserting 200. */
+  async flowEvents(id) {
+    const res = await this.req('GET', `/v1/flows/${id}/events`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 200, `GET flow events ${id}: ${res.status} ${res.text}`);
+    return res.body.events;
+  }
+
+  cancelFlow(id) {
+    return this.req('POST', `/v1/flows/${id}/cancel`);
+  }
+
+  /** GET /v1/flows with the given query parameters ({state, limit, cursor}). */
+  listFlows(query = {}) {
+    const qs = new URLSearchParams(query).toString();
+    return this.req('GET', `/v1/flows${qs ? `?${qs}` : ''}`);
+  }
+
   // --- operators ---
 
   /** GET /v1/queues/{queue}, asserting 200; returns the queue document. */
@@ -297,6 +347,54 @@ export function assertLeaseEntry(entry) {
   assert.ok(Number.isInteger(entry.attempt) && entry.attempt >= 1, 'attempt >= 1');
   assertTimestamp(entry.lease_expires_at, 'lease_expires_at');
   assertTimestampOrNull(entry.deadline, 'deadline');
+  if (entry.flow !== null) {
+    assert.ok(typeof entry.flow === 'object', `flow is null or an object: ${JSON.stringify(entry.flow)}`);
+    assert.match(entry.flow.id, UUIDV7_RE, 'flow.id is a flow id');
+    assert.ok(typeof entry.flow.step === 'string' || typeof entry.flow.compensating === 'string',
+              `flow names its step or the step it compensates: ${JSON.stringify(entry.flow)}`);
+    assert.ok(entry.flow.inputs && typeof entry.flow.inputs === 'object', 'flow.inputs is an object');
+  }
+}
+
+/** Every field of the flow document (docs/api.md "Flows") is present and well-typed. */
+export function assertFlowDoc(doc) {
+  assert.ok(doc && typeof doc === 'object', `flow document expected, got ${JSON.stringify(doc)}`);
+  for (const f of FLOW_FIELDS) {
+    assert.ok(Object.hasOwn(doc, f), `flow document lacks "${f}": ${JSON.stringify(doc)}`);
+  }
+  assert.match(doc.id, UUIDV7_RE, 'flow id is a UUIDv7');
+  assert.ok(FLOW_STATES.includes(doc.state), `flow state ${doc.state}`);
+  assertTimestamp(doc.created_at, 'created_at');
+  assertTimestampOrNull(doc.finished_at, 'finished_at');
+  assertTimestampOrNull(doc.deadline, 'deadline');
+  const terminal = ['succeeded', 'failed', 'cancelled'].includes(doc.state);
+  assert.equal(doc.finished_at !== null, terminal, 'finished_at is set exactly when the flow is terminal');
+  assert.ok(doc.steps && typeof doc.steps === 'object' && !Array.isArray(doc.steps), 'steps is an object');
+  for (const [name, step] of Object.entries(doc.steps)) {
+    for (const f of FLOW_STEP_FIELDS) {
+      assert.ok(Object.hasOwn(step, f), `step ${name} lacks "${f}": ${JSON.stringify(step)}`);
+    }
+    assert.ok(Array.isArray(step.after), `step ${name}: after is an array`);
+    assert.ok(step.job === null || UUIDV7_RE.test(step.job), `step ${name}: job`);
+    if (step.state === 'pending') {
+      assert.equal(step.job, null, `pending step ${name} has no job yet`);
+      assert.equal(step.waiting_on?.reason, 'flow', `pending step ${name}: waiting_on`);
+      assert.ok(Array.isArray(step.waiting_on.steps), `step ${name}: waiting_on.steps`);
+      assert.equal(typeof step.waiting_on.message, 'string');
+    } else {
+      assert.equal(step.waiting_on, null, `step ${name} (${step.state}) waits on no step`);
+    }
+    if (step.compensation !== null) {
+      assert.ok(Object.hasOwn(step.compensation, 'job') && Object.hasOwn(step.compensation, 'state'),
+                `step ${name}: compensation ${JSON.stringify(step.compensation)}`);
+    }
+  }
+  if (doc.state === 'succeeded') assert.notEqual(doc.result, null, 'a succeeded flow has a result');
+  if (doc.error !== null) {
+    for (const f of ['step', 'message', 'type']) {
+      assert.ok(Object.hasOwn(doc.error, f), `flow error lacks "${f}": ${JSON.stringify(doc.error)}`);
+    }
+  }
 }
 
 /** An RFC 9457 problem with the given status. Returns the problem body. */

@@ -23,6 +23,11 @@ class FeedOnlyBroker final : public Broker {
   void retry(JobId, Callback<JobView>) override {}
   void discard(JobId, Callback<Empty>) override {}
   void set_paused(std::string, bool, Callback<QueueStats>) override {}
+  void submit_flow(FlowSpec, Callback<FlowSubmitOutcome>) override {}
+  void get_flow(JobId, Callback<FlowView>) override {}
+  void cancel_flow(JobId, Callback<FlowView>) override {}
+  void list_flows(FlowListSpec, Callback<FlowPage>) override {}
+  void flow_timeline(JobId, std::uint32_t, Callback<std::vector<TimelineEvent>>) override {}
   void get(JobId, Callback<JobView>) override {}
   void timeline(JobId, std::uint32_t, Callback<std::vector<TimelineEvent>>) override {}
   void list(ListSpec, Callback<JobPage>) override {}

@@ -284,6 +284,30 @@ class BrokerTest : public ::testing::TestWithParam<BrokerBackend> {
         [&](auto done) { broker().queue(std::move(name), std::move(done)); });
   }
 
+  Result<FlowSubmitOutcome> submit_flow(FlowSpec spec) {
+    return await_result<FlowSubmitOutcome>(
+        [&](auto done) { broker().submit_flow(std::move(spec), std::move(done)); });
+  }
+  Result<FlowView> get_flow(const JobId& id) {
+    return await_result<FlowView>([&](auto done) { broker().get_flow(id, std::move(done)); });
+  }
+  Result<FlowView> cancel_flow(const JobId& id) {
+    return await_result<FlowView>([&](auto done) { broker().cancel_flow(id, std::move(done)); });
+  }
+  Result<FlowPage> list_flows(FlowListSpec spec) {
+    return await_result<FlowPage>(
+        [&](auto done) { broker().list_flows(std::move(spec), std::move(done)); });
+  }
+  Result<std::vector<TimelineEvent>> flow_timeline(const JobId& id, std::uint32_t after_seq = 0) {
+    return await_result<std::vector<TimelineEvent>>(
+        [&](auto done) { broker().flow_timeline(id, after_seq, std::move(done)); });
+  }
+  std::vector<std::string> flow_event_types(const JobId& id) {
+    std::vector<std::string> types;
+    for (const auto& ev : must(flow_timeline(id), "flow timeline")) types.push_back(ev.type);
+    return types;
+  }
+
   // ---- Shortcuts for steps that must succeed -------------------------------
 
   JobView submit_ok(SubmitSpec spec) { return must(submit(std::move(spec)), "submit").job; }

@@ -1,0 +1,256 @@
+// The embedded Broker's insides, shared by the files that implement it:
+// embedded_broker.cpp (jobs) and flows.cpp (flows). Not a public header: only
+// store/embedded includes it; everyone else uses open_embedded_broker().
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "engine/change_feed.hpp"
+#include "engine/timeline.hpp"
+#include "engine/waiter_registry.hpp"
+#include "store/embedded/embedded_broker.hpp"
+#include "store/embedded/flow_book.hpp"
+#include "store/embedded/job_index.hpp"
+#include "store/embedded/record_codec.hpp"
+
+namespace errand::embedded::detail {
+
+// Column families, one per kind of record (docs/storage-format.md).
+enum Cf { kJobs, kPayloads, kResults, kTimeline, kQueues, kFlows, kCfCount };
+inline const char* const kCfNames[kCfCount] = {"jobs",     "payloads", "results",
+                                               "timeline", "queues",   "flows"};
+
+inline Status lease_lost(const JobId& id) {
+  return conflict("the lease on job " + id.to_string() +
+                  " is not held by this token (expired, released or never granted)");
+}
+
+inline Status job_not_found(const JobId& id) { return not_found("no job " + id.to_string()); }
+
+inline Status stopped() { return unavailable("the store is shut down"); }
+
+// The writes and notifications of one change, applied together once the
+// change is durable.
+class Change {
+ public:
+  void put(Cf cf, std::string key, std::string value) {
+    puts_.push_back({cf, std::move(key), std::move(value)});
+  }
+  void del(Cf cf, std::string key) { dels_.push_back({cf, std::move(key)}); }
+  void put_job(const JobRecord& r) { put(kJobs, std::string(r.id.raw()), encode_job(r)); }
+  void put_queue(const QueueState& q) { put(kQueues, q.name, encode_queue(q)); }
+  void event(JobRecord& r, Millis at, std::string_view type, std::string_view fields = {}) {
+    TimelineEvent ev = next_event(r, at, type, fields);
+    put(kTimeline, timeline_key(r.id, ev.seq), std::move(ev.json));
+    if (ev.seq > kTimelineLimit) del(kTimeline, timeline_key(r.id, ev.seq - kTimelineLimit));
+    touched(r.id);
+  }
+  void purge(const JobId& id) {
+    const std::string raw(id.raw());
+    dels_.push_back({kJobs, raw});
+    dels_.push_back({kPayloads, raw});
+    dels_.push_back({kResults, raw});
+    ranges_.push_back({timeline_key(id, 0), timeline_key(id, 0xffffffffu)});
+    touched(id);
+  }
+  void touched(const JobId& id) { job_topics_.push_back(job_topic(id)); }
+  void put_flow(const FlowEntry& f) {
+    put(kFlows, std::string(f.id.raw()), encode_flow(f));
+    job_topics_.push_back(flow_topic(f.id));
+  }
+  void flow_event(FlowEntry& f, Millis at, std::string_view type, std::string_view fields = {}) {
+    TimelineEvent ev = next_event(f.timeline_seq, at, type, fields);
+    put(kTimeline, timeline_key(f.id, ev.seq), std::move(ev.json));
+    if (ev.seq > kTimelineLimit) del(kTimeline, timeline_key(f.id, ev.seq - kTimelineLimit));
+  }
+  // The value this change puts at `key` of `cf`; empty when it puts none.
+  std::string value_of(Cf cf, const std::string& key) const {
+    for (auto it = puts_.rbegin(); it != puts_.rend(); ++it) {
+      if (it->cf == cf && it->key == key) return it->value;
+    }
+    return {};
+  }
+  // The state changes so far, in order (flows advance on them).
+  const std::vector<StateChange>& state_changes() const { return changes_; }
+  // `r` moved from `from` (empty: it is new) to its current state.
+  void moved(const JobRecord& r, std::optional<JobState> from, Millis at) {
+    changes_.push_back(state_change(r, from, r.state, at));
+  }
+  // `r` is about to be removed from the store.
+  void removed(const JobRecord& r, Millis at) {
+    changes_.push_back(state_change(r, r.state, std::nullopt, at));
+  }
+  void ready(const std::string& queue, std::size_t n = 1) { ready_.emplace_back(queue, n); }
+  bool empty() const { return puts_.empty() && dels_.empty() && ranges_.empty(); }
+
+  void fill(rocksdb::WriteBatch& wb, rocksdb::ColumnFamilyHandle* const* cfs) const {
+    for (const auto& p : puts_) wb.Put(cfs[p.cf], p.key, p.value);
+    for (const auto& d : dels_) wb.Delete(cfs[d.cf], d.key);
+    for (const auto& r : ranges_) wb.DeleteRange(cfs[kTimeline], r.first, r.second);
+  }
+  void publish(WaiterRegistry& waiters, const ChangeFeed& feed) const {
+    feed.publish(changes_);
+    for (const auto& t : job_topics_) waiters.notify_all(t);
+    for (const auto& [q, n] : ready_) waiters.notify_some(queue_topic(q), n);
+  }
+
+ private:
+  struct Put {
+    Cf cf;
+    std::string key, value;
+  };
+  struct Del {
+    Cf cf;
+    std::string key;
+  };
+  std::vector<Put> puts_;
+  std::vector<Del> dels_;
+  std::vector<std::pair<std::string, std::string>> ranges_;
+  std::vector<std::string> job_topics_;
+  std::vector<std::pair<std::string, std::size_t>> ready_;
+  std::vector<StateChange> changes_;
+};
+
+class EmbeddedBroker final : public Broker {
+ public:
+  EmbeddedBroker(const EmbeddedOptions& options, std::unique_ptr<rocksdb::DB> db,
+                 std::vector<rocksdb::ColumnFamilyHandle*> cfs)
+      : options_(options),
+        db_(std::move(db)),
+        cfs_(std::move(cfs)),
+        index_(options.retention_ms),
+        committer_(db_.get(), options.durability,
+                   [this](const CommitStats& st) {
+                     commit_feed_.publish({&st, 1});
+                   }),
+        rng_(std::random_device{}()),
+        activity_(now_millis()) {}
+
+  ~EmbeddedBroker() override {
+    shutdown();
+    for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
+  }
+
+  Status recover();
+  void start_timers() {
+    timer_thread_ = std::thread([this] { run_timers(); });
+  }
+
+  void submit(std::vector<SubmitSpec> jobs, Callback<std::vector<SubmitOutcome>> done) override;
+  void lease(LeaseSpec spec, Callback<std::vector<JobView>> done) override;
+  void ack(AckSpec spec, Callback<JobState> done) override;
+  void fail(FailSpec spec, Callback<FailOutcome> done) override;
+  void heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) override;
+  void cancel(JobId id, Callback<JobView> done) override;
+  void retry(JobId id, Callback<JobView> done) override;
+  void discard(JobId id, Callback<Empty> done) override;
+  void set_paused(std::string queue, bool paused, Callback<QueueStats> done) override;
+  void get(JobId id, Callback<JobView> done) override { done(read_explained(id)); }
+  void submit_flow(FlowSpec spec, Callback<FlowSubmitOutcome> done) override;
+  void get_flow(JobId id, Callback<FlowView> done) override;
+  void cancel_flow(JobId id, Callback<FlowView> done) override;
+  void list_flows(FlowListSpec spec, Callback<FlowPage> done) override;
+  void flow_timeline(JobId id, std::uint32_t after_seq,
+                     Callback<std::vector<TimelineEvent>> done) override;
+  void timeline(JobId id, std::uint32_t after_seq,
+                Callback<std::vector<TimelineEvent>> done) override;
+  void list(ListSpec spec, Callback<JobPage> done) override;
+  void queues(Callback<std::vector<QueueStats>> done) override;
+  void queue(std::string name, Callback<QueueStats> done) override;
+  WaiterRegistry& waiters() override { return waiters_; }
+  void lease_request_started(const std::vector<std::string>& queues) override {
+    activity_.started(queues, now_millis());
+  }
+  void lease_request_ended(const std::vector<std::string>& queues) override {
+    activity_.ended(queues, now_millis());
+  }
+  ChangeFeed& changes() override { return change_feed_; }
+  CommitFeed& commits() override { return commit_feed_; }
+  bool healthy() const override { return healthy_.load(); }
+  void shutdown() override;
+
+ private:
+  // Appends `change` to the group commit; `then` runs once it is durable (or
+  // failed). REQUIRES: mutex_ held, so that commit order is change order.
+  void commit(Change change, std::function<void(const Status&)> then);
+  Result<JobView> read_job(const JobId& id);
+  // read_job() with its waiting_on. Takes mutex_.
+  Result<JobView> read_explained(const JobId& id);
+  // Sets v.waiting_on from the queue's state in memory. REQUIRES: mutex_ held.
+  void explain(JobView& v, Millis now);
+  // The running job `id` if `token` is its current lease, else the error to
+  // answer (fencing). REQUIRES: mutex_ held.
+  Result<JobRecord*> leased_job(const JobId& id, const std::string& token);
+  std::string read_value(Cf cf, const JobId& id);
+  // The events of a job's or a flow's timeline after `after_seq`, oldest first.
+  std::vector<TimelineEvent> read_timeline(const JobId& id, std::uint32_t after_seq);
+  QueueStats stats_of(const QueueState& q, Millis now) const;
+  std::string new_lease_token();
+  double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
+  // A failed attempt (worker fail or lease expiry): retry, fail or cancel.
+  // REQUIRES: mutex_ held, r.state == running.
+  FailOutcome fail_attempt(JobRecord& r, JobError error, bool retry,
+                           std::optional<std::int64_t> retry_in_ms, Millis now, Change& c);
+  void expire(JobRecord& r, Millis now, Change& c);
+  // Stores a new job. REQUIRES: mutex_ held; no idempotency replay applies.
+  JobRecord& create_job(SubmitSpec&& s, Millis now, Change& c);
+  // Cancels a queued or scheduled job; asks a running one to stop.
+  // REQUIRES: mutex_ held, r not terminal.
+  void cancel_job(JobRecord& r, Millis now, Change& c);
+
+  // Flows (flows.cpp). Advances every flow one of whose jobs reached a
+  // terminal state in `c`, adding what that does to `c`. REQUIRES: mutex_ held.
+  void advance_flows(Change& c, Millis now);
+  // Applies plan() to `f` until it asks for nothing more. REQUIRES: mutex_ held.
+  void drive_flow(FlowEntry& f, Change& c, Millis now);
+  // Sets f.error from the step that failed, once. REQUIRES: mutex_ held.
+  void note_failure(FlowEntry& f);
+  // {"<sink step>": <result>, ...} of a flow whose steps all succeeded.
+  // Reads the store: REQUIRES: mutex_ held, only as the flow succeeds.
+  std::string flow_result(const FlowEntry& f, const Change& c);
+  // The flow as read, without results (read_flow_results adds them).
+  // REQUIRES: mutex_ held.
+  FlowView flow_view(const FlowEntry& f);
+  void read_flow_results(FlowView& v);
+  // What a leased job of a flow gets beside its payload: the flow and the ids
+  // of the jobs whose results are its inputs. REQUIRES: mutex_ held.
+  struct PendingInputs {
+    LeasedFlow flow;
+    std::vector<std::pair<std::string, JobId>> from;  // step name, its job
+  };
+  std::optional<PendingInputs> flow_inputs_of(const JobRecord& r);
+  void read_flow_inputs(PendingInputs& p);
+  Status recover_flows();
+  void run_timers();
+  void wake_timers_if_earlier();
+
+  EmbeddedOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  std::mutex mutex_;
+  JobIndex index_;       // GUARDED_BY(mutex_)
+  FlowBook flows_;       // GUARDED_BY(mutex_)
+  UuidV7Generator ids_;  // GUARDED_BY(mutex_)
+  ChangeFeed change_feed_;
+  CommitFeed commit_feed_;  // before committer_, whose writer thread publishes to it
+  GroupCommitter committer_;
+  std::mt19937_64 rng_;  // GUARDED_BY(mutex_)
+  WorkerActivity activity_;
+  WaiterRegistry waiters_;
+  std::atomic<bool> healthy_{true};
+  std::condition_variable timer_wake_;       // waits on mutex_
+  std::optional<Millis> timer_sleep_until_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;                    // GUARDED_BY(mutex_)
+  std::thread timer_thread_;
+};
+
+}  // namespace errand::embedded::detail
