@@ -53,6 +53,12 @@ class Change {
     if (ev.seq > kTimelineLimit) del(kTimeline, timeline_key(r.id, ev.seq - kTimelineLimit));
     touched(r.id);
   }
+  // A flow's record and timeline go (the jobs it made have their own retention).
+  void purge_flow(const JobId& id) {
+    dels_.push_back({kFlows, std::string(id.raw())});
+    ranges_.push_back({timeline_key(id, 0), timeline_key(id, 0xffffffffu)});
+    job_topics_.push_back(flow_topic(id));
+  }
   void purge(const JobId& id) {
     const std::string raw(id.raw());
     dels_.push_back({kJobs, raw});
@@ -127,6 +133,7 @@ class EmbeddedBroker final : public Broker {
         db_(std::move(db)),
         cfs_(std::move(cfs)),
         index_(options.retention_ms),
+        flows_(options.retention_ms),
         committer_(db_.get(), options.durability,
                    [this](const CommitStats& st) {
                      commit_feed_.publish({&st, 1});
@@ -232,6 +239,8 @@ class EmbeddedBroker final : public Broker {
   Status recover_flows();
   void run_timers();
   void wake_timers_if_earlier();
+  // The earliest job timer or flow purge. REQUIRES: mutex_ held.
+  std::optional<Millis> next_timer_at() const;
 
   EmbeddedOptions options_;
   std::unique_ptr<rocksdb::DB> db_;

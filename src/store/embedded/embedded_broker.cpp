@@ -598,8 +598,15 @@ void EmbeddedBroker::expire(JobRecord& r, Millis now, Change& c) {
   c.put_job(r);
 }
 
+std::optional<Millis> EmbeddedBroker::next_timer_at() const {
+  const auto job = index_.next_timer_at();
+  const auto flow = flows_.next_purge_at();
+  if (job && flow) return std::min(*job, *flow);
+  return job ? job : flow;
+}
+
 void EmbeddedBroker::wake_timers_if_earlier() {
-  const auto next = index_.next_timer_at();
+  const auto next = next_timer_at();
   if (next && (!timer_sleep_until_ || *next < *timer_sleep_until_)) timer_wake_.notify_one();
 }
 
@@ -645,8 +652,9 @@ void EmbeddedBroker::run_timers() {
       }
       index_.update(*r, [](JobRecord&) {});  // nothing changed: re-arm its timers
     }
+    for (const JobId& flow : flows_.take_due(now)) c.purge_flow(flow);
     if (!c.empty()) commit(std::move(c), [](const Status&) {});
-    timer_sleep_until_ = index_.next_timer_at();
+    timer_sleep_until_ = next_timer_at();
     if (timer_sleep_until_) {
       const auto until =
           std::chrono::system_clock::time_point(std::chrono::milliseconds(*timer_sleep_until_));

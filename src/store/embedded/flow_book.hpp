@@ -2,13 +2,15 @@
 // steps are (core/flow.hpp's FlowStatus) and which jobs it made. Every flow
 // is here, finished or not, so that reads and lists need no disk; the specs
 // of steps and compensations not started yet are dropped once they start or
-// the flow ends.
+// the flow ends. A finished flow is purged `retention` after it finished,
+// whatever its state (its dead-lettered step jobs stay until discarded).
 //
 // Not thread-safe: the broker's mutex guards it.
 #pragma once
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -60,11 +62,35 @@ struct FlowEntry {
 
 class FlowBook {
  public:
+  explicit FlowBook(Millis retention_ms) : retention_ms_(retention_ms) {}
+
   FlowEntry& insert(FlowEntry e) {
     e.graph = flow_graph(e.shape());
     if (!e.idempotency_key.empty()) by_key_[e.idempotency_key] = e.id;
     const JobId id = e.id;
-    return flows_.insert_or_assign(id, std::move(e)).first->second;
+    FlowEntry& stored = flows_.insert_or_assign(id, std::move(e)).first->second;
+    if (stored.finished_at) finished(stored);
+    return stored;
+  }
+  // `f` just finished (its finished_at is set): it will be purged.
+  void finished(const FlowEntry& f) { purges_.emplace(*f.finished_at + retention_ms_, f.id); }
+  // The flows whose retention ran out by `now`, taken out of the book.
+  std::vector<JobId> take_due(Millis now) {
+    std::vector<JobId> due;
+    while (!purges_.empty() && purges_.begin()->first <= now) {
+      const JobId id = purges_.begin()->second;
+      purges_.erase(purges_.begin());
+      if (auto it = flows_.find(id); it != flows_.end()) {
+        by_key_.erase(it->second.idempotency_key);
+        flows_.erase(it);
+        due.push_back(id);
+      }
+    }
+    return due;
+  }
+  std::optional<Millis> next_purge_at() const {
+    if (purges_.empty()) return std::nullopt;
+    return purges_.begin()->first;
   }
   FlowEntry* find(const JobId& id) {
     auto it = flows_.find(id);
@@ -85,8 +111,10 @@ class FlowBook {
   }
 
  private:
+  Millis retention_ms_;
   std::map<JobId, FlowEntry> flows_;
   std::unordered_map<std::string, JobId> by_key_;
+  std::set<std::pair<Millis, JobId>> purges_;  // (when, flow)
 };
 
 // A flow's record in the store, and back (docs/storage-format.md).

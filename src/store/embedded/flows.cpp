@@ -291,6 +291,7 @@ void EmbeddedBroker::drive_flow(FlowEntry& f, Change& c, Millis now) {
       }
       if (is_terminal(*a.state)) {
         f.finished_at = now;
+        flows_.finished(f);
         for (FlowStepEntry& s : f.steps) s.compensate.reset();  // never needed now
       }
     }

@@ -251,3 +251,31 @@ TEST_P(BrokerTest, FlowsAreListedNewestFirstByState) {
 
 }  // namespace
 }  // namespace errand::conformance
+
+namespace errand::conformance {
+namespace {
+
+TEST_P(BrokerTest, AFinishedFlowIsPurgedAfterTheRetention) {
+  reopen(StoreOptions{.retention_ms = 300});
+  FlowSpec one;
+  one.name = "short-lived";
+  one.idempotency_key = "purge-me";
+  one.steps.push_back(step("only", "purge-flow"));
+  const JobId flow = must(submit_flow(one), "submit").flow.id;
+  const JobView l = lease_one("purge-flow");
+  must(ack(l.record.id, l.record.lease_token), "ack");
+  const auto deadline = std::chrono::steady_clock::now() + kWaitTimeout;
+  while (get_flow(flow).is_ok()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the flow was never purged";
+    auto next = subscribe(broker(), flow_topic(flow));
+    if (!get_flow(flow).is_ok()) break;
+    next.wait_until(deadline);
+  }
+  EXPECT_EQ(flow_timeline(flow).status().code(), Code::kNotFound);
+  EXPECT_FALSE(must(submit_flow(one), "the key is free again").replayed);
+  reopen(StoreOptions{.retention_ms = 300});
+  EXPECT_EQ(get_flow(flow).status().code(), Code::kNotFound) << "gone from the store too";
+}
+
+}  // namespace
+}  // namespace errand::conformance
