@@ -1,11 +1,13 @@
 // The dashboard (GET /, web/) in a real browser against the real errand
 // binary: the overview's live counts, pause and resume, the dead-letter view
 // with its errors, timelines, retry and discard (one by one and in bulk),
-// live progress on a job's page, search, keyboard use, and the layout at
-// 1280 px and on a 375 px phone.
+// live progress on a job's page, search, flows (the list, a flow's steps
+// moving live, what a pending step waits for, failure with compensation,
+// cancel, and the way back from a step's job to its flow), keyboard use, and
+// the layout at 1280 px and on a 375 px phone.
 //
-// The test plays the worker itself with plain HTTP calls (lease, heartbeat
-// with progress, fail, ack). Screenshots go to $ERRAND_ARTIFACTS (CTest sets
+// The test plays the producer and the worker itself with plain HTTP calls
+// (submit a job or a flow, lease, heartbeat with progress, fail, ack). Screenshots go to $ERRAND_ARTIFACTS (CTest sets
 // it to artifacts/ in the build folder) for people to look at; no test
 // compares pixels.
 //
@@ -64,6 +66,18 @@ const heartbeat = (job, percent, message) =>
 const ack = (job, result) => call('POST', `/v1/jobs/${job.id}/ack`, { lease: job.lease, result });
 const fail = (job, type, message) =>
   call('POST', `/v1/jobs/${job.id}/fail`, { lease: job.lease, error: { type, message, detail: 'at charge()' }, retry: false });
+
+const submitFlow = (steps, extra = {}) => call('POST', '/v1/flows', { steps, ...extra });
+const getFlow = (id) => call('GET', `/v1/flows/${id}`);
+
+/** Leases the job of `queue` and checks that it is step `step` of flow `flowId`. */
+async function leaseStep(queue, flowId, step) {
+  const job = await lease(queue);
+  assert.ok(job, `a job of ${queue}`);
+  assert.equal(job.flow?.id, flowId);
+  assert.equal(job.flow.step, step);
+  return job;
+}
 
 /** Submits a job to `queue` and fails it for good; returns its id. */
 async function deadLetter(queue, message) {
@@ -144,6 +158,20 @@ async function waitForCount(queue, state, expected) {
                     `${await shownCount(queue, state)}\n${pageLog.join('\n')}\n${e.message}`);
   });
 }
+
+/** A step's entry on a flow's page. */
+const stepEntry = (name) => page.locator(`li.step[data-step="${name}"]`);
+
+/** Waits until the flow's page shows step `name` in `state`. */
+async function waitForStep(name, state) {
+  await stepEntry(name).locator('.step-head').getByText(state, { exact: true }).waitFor().catch(async (e) => {
+    throw new Error(`step ${name} never showed ${state}; it shows ` +
+                    `${await stepEntry(name).locator('.step-head').innerText().catch(() => '(nothing)')}\n${e.message}`);
+  });
+}
+
+/** Waits until the page's state line (a job's or a flow's) shows `state`. */
+const waitForState = (state) => page.locator('.job-state').getByText(state, { exact: true }).waitFor();
 
 /** Whether the page scrolls sideways. */
 function sidewaysOverflow() {
@@ -311,6 +339,153 @@ describe('dashboard', () => {
     assert.equal(await page.evaluate(() => window.__notReloaded), marker, 'the page was not reloaded');
   });
 
+  test('a fan-out/fan-in flow: listed, its pending step names the steps it waits for, steps move live to the result', async () => {
+    const q = { inv: uniqueQueue('inventory'), pay: uniqueQueue('charges'), fraud: uniqueQueue('fraud'),
+      orders: uniqueQueue('orders') };
+    const flow = await submitFlow({
+      reserve: { queue: q.inv, payload: { sku: 'A1' } },
+      charge: { queue: q.pay, payload: { amount: 1999 } },
+      fraud: { queue: q.fraud, payload: { user: 7 } },
+      confirm: { queue: q.orders, payload: { order: 42 }, after: ['reserve', 'charge', 'fraud'] },
+    }, { name: 'checkout' });
+    await open();
+    await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Flows' }).click();
+    const row = page.locator(`tr[data-flow="${flow.id}"]`);
+    await row.waitFor();
+    const rowText = await row.innerText();
+    assert.match(rowText, /checkout/);
+    assert.match(rowText, /running/);
+    assert.match(rowText, /0 of 4 done/);
+    await screenshot('flows-running');
+
+    await row.getByRole('link', { name: flow.id }).click();
+    await page.getByRole('heading', { name: `Flow ${flow.id}` }).waitFor();
+    await waitForState('running');
+    const confirm = stepEntry('confirm');
+    await confirm.getByText('Waiting for flow steps reserve, charge, fraud', { exact: true }).waitFor();
+    assert.match(await confirm.innerText(), /After\s+reserve, charge, fraud/);
+    await waitForStep('confirm', 'pending');
+    for (const root of ['reserve', 'charge', 'fraud']) await waitForStep(root, 'queued');
+    assert.match(await page.getByRole('img', { name: /^Graph of the steps/ }).getAttribute('aria-label'),
+                 /confirm \(pending\) after reserve, charge, fraud/);
+    await screenshot('flow-pending');
+
+    // From here on the page follows the flow by itself.
+    const marker = await page.evaluate(() => (window.__notReloaded = Math.random()));
+    await ack(await leaseStep(q.inv, flow.id, 'reserve'), { hold: 'h-1' });
+    await waitForStep('reserve', 'succeeded');
+    await confirm.getByText('Waiting for flow steps charge, fraud', { exact: true }).waitFor();
+    const charge = await leaseStep(q.pay, flow.id, 'charge');
+    await waitForStep('charge', 'running');
+    await ack(charge, { charge: 'ch-9' });
+    await waitForStep('charge', 'succeeded');
+    await confirm.getByText('Waiting for flow step fraud', { exact: true }).waitFor();
+    await ack(await leaseStep(q.fraud, flow.id, 'fraud'), { score: 0.1 });
+    await waitForStep('confirm', 'queued');
+    assert.equal(await confirm.locator('.callout-waiting').isHidden(), true, 'a started step waits on no step');
+    const last = await leaseStep(q.orders, flow.id, 'confirm');
+    await waitForStep('confirm', 'running');
+    await screenshot('flow-running');
+    await ack(last, { order: 42, status: 'confirmed' });
+
+    await waitForState('succeeded');
+    await waitForStep('confirm', 'succeeded');
+    assert.match(await page.getByLabel('Flow result as JSON').innerText(), /"confirm": \{\s*"order": 42,\s*"status": "confirmed"/);
+    assert.equal(await page.getByRole('button', { name: 'Cancel flow' }).isHidden(), true);
+    // A step's result is there, folded away until asked for.
+    const reserveResult = stepEntry('reserve').getByLabel('Result of step reserve as JSON');
+    assert.equal(await reserveResult.isVisible(), false);
+    await stepEntry('reserve').getByText('Result', { exact: true }).click();
+    assert.match(await reserveResult.innerText(), /"hold": "h-1"/);
+    const types = await page.locator('.timeline .event-type').allInnerTexts();
+    assert.equal(types[0], 'started');
+    assert.equal(types.at(-1), 'succeeded');
+    assert.equal(types.filter((t) => t === 'step succeeded').length, 4, types.join(', '));
+    assert.equal(await page.evaluate(() => window.__notReloaded), marker, 'the page was not reloaded');
+    await screenshot('flow-succeeded');
+  });
+
+  test('a failing step: the flow compensates, then fails naming the step; the compensation job is linked', async () => {
+    const q = { inv: uniqueQueue('stock'), undo: uniqueQueue('stock-undo'), pay: uniqueQueue('cards') };
+    const flow = await submitFlow({
+      reserve: { queue: q.inv, payload: { sku: 'B2' }, compensate: { queue: q.undo, payload: { release: 'B2' } } },
+      charge: { queue: q.pay, payload: { amount: 500 }, after: ['reserve'] },
+    }, { name: 'checkout' });
+    await open(`#/flows/${flow.id}`);
+    await waitForStep('reserve', 'queued');
+    assert.match(await stepEntry('reserve').innerText(), /Compensation\s+declared; it runs only if the flow fails/);
+    await ack(await leaseStep(q.inv, flow.id, 'reserve'), { hold: 'h-2' });
+    await waitForStep('charge', 'queued');
+    await fail(await leaseStep(q.pay, flow.id, 'charge'), 'declined', 'the card was declined');
+
+    // The compensation job waits for a worker: the flow stays compensating.
+    await waitForState('compensating');
+    await waitForStep('charge', 'failed');
+    await page.locator('.callout').getByText(/^Step charge failed: .* being undone/).waitFor();
+    await stepEntry('charge').getByText('declined: the card was declined', { exact: true }).waitFor();
+    const compensationLink = stepEntry('reserve').getByRole('link', { name: /^Compensation job / });
+    await compensationLink.waitFor();
+    await screenshot('flow-compensating');
+
+    const undo = await lease(q.undo);
+    assert.deepEqual({ id: undo.flow.id, compensating: undo.flow.compensating }, { id: flow.id, compensating: 'reserve' });
+    assert.equal(await compensationLink.getAttribute('href'), `#/jobs/${undo.id}`);
+    await ack(undo, { released: true });
+    await waitForState('failed');
+    await page.getByRole('heading', { name: 'Error' }).waitFor();
+    assert.equal(await page.locator('.job-summary .error-message').innerText(),
+                 'Step charge failed: declined: the card was declined');
+    await stepEntry('reserve').locator('dd').getByText('succeeded', { exact: true }).waitFor(); // the compensation
+    assert.equal((await getFlow(flow.id)).error.step, 'charge');
+    const types = await page.locator('.timeline .event-type').allInnerTexts();
+    for (const t of ['step failed', 'compensating', 'compensation started', 'compensation succeeded', 'failed']) {
+      assert.ok(types.includes(t), `the timeline has ${t}: ${types.join(', ')}`);
+    }
+    await screenshot('flow-failed');
+
+    // The compensation job's page says what it undoes.
+    await compensationLink.click();
+    await page.getByRole('heading', { name: `Job ${undo.id}` }).waitFor();
+    assert.equal(await page.locator('.job-flow').innerText(), `Compensation of step reserve of flow ${flow.id}`);
+  });
+
+  test('Cancel on the flow page cancels a running flow', async () => {
+    const q = { a: uniqueQueue('cancel-a'), b: uniqueQueue('cancel-b') };
+    const flow = await submitFlow({
+      first: { queue: q.a, payload: {} },
+      second: { queue: q.b, payload: {}, after: ['first'] },
+    });
+    await open(`#/flows/${flow.id}`);
+    await waitForState('running');
+    await page.getByRole('button', { name: 'Cancel flow' }).click(); // the confirmation is accepted
+    await page.getByRole('status').getByText(new RegExp(`flow ${flow.id}`)).waitFor();
+    await waitForState('cancelled');
+    await waitForStep('first', 'cancelled');
+    await waitForStep('second', 'skipped');
+    assert.equal(await page.getByRole('button', { name: 'Cancel flow' }).isHidden(), true);
+    assert.equal((await getFlow(flow.id)).state, 'cancelled');
+    await screenshot('flow-cancelled');
+
+    await open('#/flows?state=cancelled');
+    await page.locator(`tr[data-flow="${flow.id}"]`).waitFor();
+    assert.equal(await page.getByLabel('State', { exact: true }).inputValue(), 'cancelled');
+    for (const state of await page.locator('tr[data-flow] .badge').allInnerTexts()) assert.equal(state, 'cancelled');
+  });
+
+  test("a step's job page links back to its flow", async () => {
+    const queue = uniqueQueue('single-step');
+    const flow = await submitFlow({ only: { queue, payload: { n: 1 } } });
+    const jobId = flow.steps.only.job;
+    await open(`#/flows/${flow.id}`);
+    await stepEntry('only').getByRole('link', { name: jobId }).click();
+    await page.getByRole('heading', { name: `Job ${jobId}` }).waitFor();
+    assert.equal(await page.locator('.job-flow').innerText(), `Step only of flow ${flow.id}`);
+    await screenshot('job-of-flow');
+    await page.locator('.job-flow').getByRole('link', { name: flow.id }).click();
+    await page.getByRole('heading', { name: `Flow ${flow.id}` }).waitFor();
+    await waitForStep('only', 'queued');
+  });
+
   test('jobs by queue and state, and a job found by its id', async () => {
     const queue = uniqueQueue('search');
     const first = await submit(queue, { n: 1 });
@@ -340,7 +515,7 @@ describe('dashboard', () => {
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
     const names = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 6; i++) {
       await page.keyboard.press('Tab');
       const info = await page.evaluate(() => {
         const el = document.activeElement;
@@ -350,8 +525,8 @@ describe('dashboard', () => {
       names.push(info.text);
       assert.notEqual(info.outline, 'none', `the focus on "${info.text}" is visible`);
     }
-    assert.deepEqual(names.slice(1, 5).map((n) => n.replace(/\s*\d+$/, '')),
-      ['Overview', 'Jobs', 'Dead letters', 'Alerts']);
+    assert.deepEqual(names.slice(1, 6).map((n) => n.replace(/\s*\d+$/, '')),
+      ['Overview', 'Jobs', 'Flows', 'Dead letters', 'Alerts']);
     await page.keyboard.press('Enter'); // on Alerts
     await page.getByRole('heading', { name: 'Alerts', level: 1 }).waitFor();
     assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1');
@@ -361,7 +536,21 @@ describe('dashboard', () => {
     const queue = uniqueQueue('a-rather-long-queue-name-for-layout');
     const id = await deadLetter(queue, 'a long error message that must wrap rather than widen the page '.repeat(3));
     await submit(queue, { text: 'x'.repeat(400) });
-    const views = { overview: '#/', jobs: '#/jobs', dead: '#/dead', job: `#/jobs/${id}`, alerts: '#/alerts' };
+    // A flow with long names, a big result, a long error and a compensation.
+    const flowQueue = uniqueQueue('a-rather-long-queue-name-for-the-layout-of-flows');
+    const longStep = 'a-step-with-a-rather-long-name-that-must-wrap-not-widen-the-page';
+    const [two, end] = [`${longStep.slice(0, 60)}-two`, `${longStep.slice(0, 60)}-end`];
+    const flow = await submitFlow({
+      [longStep]: { queue: flowQueue, payload: {}, compensate: { queue: flowQueue, payload: {} } },
+      [two]: { queue: flowQueue, payload: {}, after: [longStep] },
+      [end]: { queue: flowQueue, payload: {}, after: [two] },
+    }, { name: 'a-flow-name-that-is-long-too-'.repeat(3) });
+    await ack(await leaseStep(flowQueue, flow.id, longStep), { text: 'y'.repeat(400) });
+    await fail(await leaseStep(flowQueue, flow.id, two), 'declined',
+               'a long error message that must wrap rather than widen the page '.repeat(3));
+    await ack(await lease(flowQueue), { undone: true }); // the compensation of the first step
+    const views = { overview: '#/', jobs: '#/jobs', flows: '#/flows', flow: `#/flows/${flow.id}`, dead: '#/dead',
+      job: `#/jobs/${id}`, alerts: '#/alerts' };
     for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]]) {
       await page.setViewportSize(size);
       for (const [name, fragment] of Object.entries(views)) {

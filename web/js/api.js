@@ -71,4 +71,5 @@ export function withQuery(path, params) {
 }
 
 export const jobPath = (id) => `/v1/jobs/${encodeURIComponent(id)}`;
+export const flowPath = (id) => `/v1/flows/${encodeURIComponent(id)}`;
 export const queuePath = (name) => `/v1/queues/${encodeURIComponent(name)}`;

@@ -38,6 +38,19 @@ export function replaceChildren(el, ...children) {
   append(el, children);
 }
 
+const drawnKeys = new WeakMap();
+
+/**
+ * Replaces the children of `el` with build()'s only when `key` differs from
+ * the last one drawn there, so that live updates that change nothing keep the
+ * focus on a link inside `el`.
+ */
+export function redraw(el, key, build) {
+  if (drawnKeys.get(el) === key) return;
+  drawnKeys.set(el, key);
+  replaceChildren(el, build());
+}
+
 /** Says `message` in the page's live region (announced by screen readers). */
 export function announce(message) {
   const region = document.getElementById('announcer');

@@ -2,8 +2,9 @@
 // fragment names (router.js) and keeps the header current.
 //
 // Modules, in reading order: api.js (every request), sse.js (event streams),
-// queue_feed.js and alert_feed.js (live data), router.js, then views/*.js
-// (one per view), with dom.js, format.js and sparkline.js as helpers.
+// queue_feed.js and alert_feed.js (live data), live.js (one job or flow
+// followed live), router.js, then views/*.js (one per view), with dom.js,
+// format.js and sparkline.js as helpers.
 
 import { h, replaceChildren } from './dom.js';
 import { AlertFeed } from './alert_feed.js';
@@ -11,6 +12,8 @@ import { QueueFeed } from './queue_feed.js';
 import { currentRoute, href } from './router.js';
 import { alertsView } from './views/alerts.js';
 import { deadLettersView } from './views/dead_letters.js';
+import { flowView } from './views/flow.js';
+import { flowsView } from './views/flows.js';
 import { jobView } from './views/job.js';
 import { jobsView } from './views/jobs.js';
 import { overviewView } from './views/overview.js';
@@ -19,12 +22,16 @@ const VIEWS = {
   overview: overviewView,
   jobs: jobsView,
   job: jobView,
+  flows: flowsView,
+  flow: flowView,
   dead: deadLettersView,
   alerts: alertsView,
   notFound: notFoundView,
 };
 // Which navigation link is current for each view.
-const NAV_OF_VIEW = { overview: 'overview', jobs: 'jobs', job: 'jobs', dead: 'dead', alerts: 'alerts' };
+const NAV_OF_VIEW = {
+  overview: 'overview', jobs: 'jobs', job: 'jobs', flows: 'flows', flow: 'flows', dead: 'dead', alerts: 'alerts',
+};
 const MODE_TEXT = {
   starting: 'Connecting…',
   stream: 'Live',

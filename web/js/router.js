@@ -3,6 +3,8 @@
 //   #/                       overview (queues and alerts)
 //   #/jobs?queue=&state=&cursor=   jobs, filtered, one page at a time
 //   #/jobs/<id>              one job, live
+//   #/flows?state=&cursor=   flows, filtered, one page at a time
+//   #/flows/<id>             one flow with its steps, live
 //   #/dead?queue=&cursor=    the dead-letter view (failed jobs)
 //   #/alerts                 active and recent alerts
 
@@ -15,6 +17,8 @@ export function currentRoute() {
   if (parts.length === 0) return { view: 'overview', params };
   if (parts[0] === 'jobs' && parts.length === 1) return { view: 'jobs', params };
   if (parts[0] === 'jobs' && parts.length === 2) return { view: 'job', params: { ...params, id: parts[1] } };
+  if (parts[0] === 'flows' && parts.length === 1) return { view: 'flows', params };
+  if (parts[0] === 'flows' && parts.length === 2) return { view: 'flow', params: { ...params, id: parts[1] } };
   if (parts[0] === 'dead' && parts.length === 1) return { view: 'dead', params };
   if (parts[0] === 'alerts' && parts.length === 1) return { view: 'alerts', params };
   return { view: 'notFound', params };
@@ -31,4 +35,8 @@ export function href(view, params = {}) {
 
 export function jobHref(id) {
   return `#/jobs/${encodeURIComponent(id)}`;
+}
+
+export function flowHref(id) {
+  return `#/flows/${encodeURIComponent(id)}`;
 }

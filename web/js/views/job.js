@@ -1,20 +1,19 @@
 // One job, live: its state and facts, what it waits on, progress, payload,
 // result or error, and its timeline; Retry, Cancel and Discard where they
-// apply. Live updates come from the job's own event stream
-// (GET /v1/jobs/{id}/events); where the stream is unavailable, or after it
-// ended while the job still moves (an admin retry), the view polls.
+// apply; for a flow's step (or compensation) job, a link to its flow. Live
+// updates come from the job's own event stream (live.js); where the stream is
+// unavailable, or after it ended while the job still moves (an admin retry),
+// the view polls.
 
-import { del, get, jobPath, post } from '../api.js';
-import { announce, h, replaceChildren } from '../dom.js';
+import { del, jobPath, post } from '../api.js';
+import { announce, h, redraw, replaceChildren } from '../dom.js';
 import { formatJson, formatTime } from '../format.js';
-import { href } from '../router.js';
-import { readEvents } from '../sse.js';
+import { LiveDocument, showLive } from '../live.js';
+import { flowHref, href } from '../router.js';
 import { errorSummary, stateBadge } from './job_table.js';
+import { drawTimeline, timelineList } from './timeline.js';
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled', 'expired'];
-const POLL_MS = 2000;
-// At most one reload of the job document in this time, however many events arrive.
-const RELOAD_COALESCE_MS = 150;
 
 export function jobView(root, { id }) {
   document.title = `Job ${id} · errand`;
@@ -24,107 +23,19 @@ export function jobView(root, { id }) {
     h('h1', { tabindex: '-1', class: 'job-title' }, 'Job ', h('span', { class: 'job-id' }, id)),
     body);
 
-  const controller = new AbortController();
   const parts = jobParts(id, { onAction: (action) => act(action) });
-  let job = null;
-  let events = new Map(); // seq -> event
-  let reloadTimer = null;
-  let streamEvents = 0; // events seen, so that a reload answered after a newer event is ignored
-  let following = false;
+  const live = new LiveDocument(jobPath(id), {
+    isTerminal: (job) => TERMINAL.includes(job.state),
+    onChange: () => parts.update(live.doc, live.timeline()),
+    // Progress is shown from the event at once, before the document is re-read.
+    patch: (job, e) => (e.type === 'progress'
+      ? { ...job, progress: { percent: e.percent, message: e.message, data: e.data } }
+      : job),
+  });
 
-  start();
-  return () => {
-    controller.abort();
-    clearTimeout(reloadTimer);
-  };
-
-  async function start() {
-    try {
-      await reload();
-      replaceChildren(body, parts.root);
-      body.setAttribute('aria-busy', 'false');
-      render();
-      follow();
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      body.setAttribute('aria-busy', 'false');
-      replaceChildren(body, h('p', { class: 'error', role: 'alert' },
-        e.status === 404 ? `There is no job ${id} (it may have been discarded or purged).`
-                         : `Could not load the job: ${e.message}`));
-    }
-  }
-
-  async function reload() {
-    const [doc, timeline] = await Promise.all([
-      get(jobPath(id), { signal: controller.signal }),
-      get(`${jobPath(id)}/events`, { signal: controller.signal }),
-    ]);
-    job = doc;
-    events = new Map((timeline?.events ?? []).map((e) => [e.seq, e]));
-  }
-
-  function render() {
-    if (job) parts.update(job, [...events.values()].sort((a, b) => a.seq - b.seq));
-  }
-
-  // Follows the job until it is terminal and nothing more can happen to it.
-  async function follow() {
-    if (following) return;
-    following = true;
-    try {
-      while (!controller.signal.aborted && !TERMINAL.includes(job.state)) {
-        const lastSeq = Math.max(0, ...events.keys());
-        const before = events.size;
-        const opened = Date.now();
-        try {
-          await readEvents(`${jobPath(id)}/events`, {
-            signal: controller.signal,
-            lastEventId: lastSeq || undefined,
-            onEvent: onStreamEvent,
-          });
-          // A stream that ends at once with nothing new (it had already
-          // reported a terminal event before an admin retry) is no better than polling.
-          if (events.size === before && Date.now() - opened < POLL_MS) await sleep(POLL_MS, controller.signal);
-        } catch {
-          await sleep(POLL_MS, controller.signal); // no stream: poll instead
-        }
-        if (controller.signal.aborted) return;
-        await reload();
-        render();
-      }
-    } catch (e) {
-      if (e.name !== 'AbortError') announce(`Live updates stopped: ${e.message}`);
-    } finally {
-      following = false;
-    }
-  }
-
-  function onStreamEvent({ type, id: seq, data }) {
-    streamEvents += 1;
-    if (data && typeof data === 'object') {
-      const event = { type, seq: Number(seq), ...data };
-      if (Number.isFinite(event.seq)) events.set(event.seq, event);
-      if (type === 'progress' && job) {
-        job = { ...job, progress: { percent: event.percent, message: event.message, data: event.data } };
-      }
-    }
-    render();
-    // The event says what happened; the document says where that leaves the job.
-    clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(async () => {
-      const asOf = streamEvents;
-      try {
-        const doc = await get(jobPath(id), { signal: controller.signal });
-        // An event that came meanwhile is newer than this answer (and has
-        // scheduled its own reload): showing the answer would step back.
-        if (asOf !== streamEvents) return;
-        job = doc;
-        render();
-      } catch {
-        // the next event or the end of the stream reloads again
-      }
-    }, RELOAD_COALESCE_MS);
-  }
+  showLive(live, body, parts.root,
+    { notFound: `There is no job ${id} (it may have been discarded or purged).`, what: 'job' });
+  return () => live.stop();
 
   async function act(action) {
     const verb = { retry: 'Retried', cancel: 'Cancellation requested for', discard: 'Discarded' }[action];
@@ -138,9 +49,8 @@ export function jobView(root, { id }) {
       }
       await post(`${jobPath(id)}/${action}`);
       announce(`${verb} job ${id}.`);
-      await reload();
-      render();
-      follow();
+      await live.load();
+      live.follow();
     } catch (e) {
       announce(`Could not ${action} the job: ${e.message}`);
     }
@@ -151,6 +61,7 @@ export function jobView(root, { id }) {
 // scroll positions survive live updates.
 function jobParts(id, { onAction }) {
   const state = h('p', { class: 'job-state' });
+  const flowLine = h('p', { class: 'job-flow', hidden: true });
   const waiting = h('p', { class: 'callout callout-waiting', hidden: true });
   const progressBar = h('progress', { max: 100, 'aria-label': 'Job progress' });
   const progressText = h('p', { class: 'progress-text', 'aria-live': 'polite' });
@@ -167,10 +78,10 @@ function jobParts(id, { onAction }) {
   const facts = h('dl', { class: 'facts' });
   const outcome = h('section', { class: 'panel', 'aria-labelledby': 'outcome-heading' });
   const payload = h('pre', { class: 'json', tabindex: '0', 'aria-label': 'Payload as JSON' });
-  const timeline = h('ol', { class: 'timeline', 'aria-label': 'Timeline, oldest first' });
+  const timeline = timelineList();
 
   const root = h('div', { class: 'job-layout' },
-    h('div', { class: 'job-summary' }, state, waiting, actions, progress,
+    h('div', { class: 'job-summary' }, state, flowLine, waiting, actions, progress,
       h('section', { class: 'panel', 'aria-labelledby': 'facts-heading' },
         h('h2', { id: 'facts-heading' }, 'Details'), facts)),
     h('div', { class: 'job-data' }, outcome,
@@ -182,6 +93,7 @@ function jobParts(id, { onAction }) {
   function update(job, timelineEvents) {
     replaceChildren(state, 'State: ', stateBadge(job.state),
       job.cancel_requested && !TERMINAL.includes(job.state) ? ' (cancellation requested)' : '');
+    drawFlowLine(flowLine, job.flow);
     const waitingOn = !TERMINAL.includes(job.state) ? job.waiting_on : null;
     waiting.hidden = !waitingOn?.message;
     waiting.textContent = waitingOn?.message ? `Waiting: ${waitingOn.message}` : '';
@@ -209,19 +121,28 @@ function jobParts(id, { onAction }) {
       job.lease_expires_at && job.state === 'running' ? fact('Lease expires', formatTime(job.lease_expires_at)) : null,
       job.deadline ? fact('Deadline', formatTime(job.deadline)) : null,
       job.idempotency_key ? fact('Idempotency key', job.idempotency_key) : null,
-      job.tags?.length ? fact('Tags', job.tags.join(', ')) : null,
-      job.flow ? fact('Flow', `${job.flow.id} (step ${job.flow.step})`) : null);
+      job.tags?.length ? fact('Tags', job.tags.join(', ')) : null);
 
     replaceChildren(outcome, ...outcomeParts(job));
     const text = formatJson(job.payload);
     if (payload.textContent !== text) payload.textContent = text;
-    replaceChildren(timeline, timelineEvents.map(timelineItem));
+    drawTimeline(timeline, timelineEvents, describeEvent);
   }
 
   return { root, update };
 }
 
-function fact(term, value) {
+// "Step charge of flow <link>", or "Compensation of step charge of flow <link>".
+function drawFlowLine(line, flow) {
+  line.hidden = !flow;
+  redraw(line, flow ? `${flow.id}/${flow.step}/${Boolean(flow.compensating)}` : '', () => (flow ? [
+    flow.compensating ? 'Compensation of step ' : 'Step ', h('strong', {}, flow.step), ' of flow ',
+    h('a', { href: flowHref(flow.id), class: 'job-id' }, flow.id),
+  ] : null));
+}
+
+/** A term and its value in a <dl class="facts">; "—" when the value is null. */
+export function fact(term, value) {
   return h('div', { class: 'fact' }, h('dt', {}, term), h('dd', {}, value ?? '—'));
 }
 
@@ -241,13 +162,6 @@ function outcomeParts(job) {
     h('p', { class: 'muted' }, TERMINAL.includes(job.state) ? 'None.' : 'Not finished yet.')];
 }
 
-function timelineItem(event) {
-  return h('li', { class: `event event-${event.type}` },
-    h('span', { class: 'event-type' }, event.type.replaceAll('_', ' ')),
-    h('time', { datetime: event.at }, formatTime(event.at)),
-    h('span', { class: 'event-detail' }, describeEvent(event)));
-}
-
 // The fields of a timeline event worth reading, in words.
 function describeEvent(e) {
   switch (e.type) {
@@ -262,14 +176,4 @@ function describeEvent(e) {
     case 'expired': return e.deadline ? `deadline ${formatTime(e.deadline)}` : '';
     default: return '';
   }
-}
-
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
 }

@@ -1,5 +1,6 @@
-// The table of jobs shared by the jobs and dead-letter views. On a phone each
-// row becomes a small card (app.css), labelled from data-label.
+// The table of jobs shared by the jobs and dead-letter views (and, with its
+// own columns, the flows view). On a phone each row becomes a small card
+// (app.css), labelled from data-label.
 
 import { h } from '../dom.js';
 import { formatTime } from '../format.js';
@@ -18,15 +19,16 @@ export function errorSummary(error) {
 
 /**
  * A <table> of `jobs`. `columns` are {label, cell(job) -> node|string, class?};
- * `lead(job)` optionally adds a first cell (a checkbox).
+ * `lead(job)` optionally adds a first cell (a checkbox). Each row carries
+ * data-<kind>="<id>" (data-job, or data-flow for a table of flows).
  */
-export function jobTable(jobs, columns, { caption, lead } = {}) {
+export function jobTable(jobs, columns, { caption, lead, kind = 'job' } = {}) {
   return h('table', { class: 'jobs' },
     caption ? h('caption', { class: 'visually-hidden' }, caption) : null,
     h('thead', {}, h('tr', {},
       lead ? h('th', { scope: 'col', class: 'col-select' }, lead.header) : null,
       columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
-    h('tbody', {}, jobs.map((job) => h('tr', { 'data-job': job.id },
+    h('tbody', {}, jobs.map((job) => h('tr', { [`data-${kind}`]: job.id },
       lead ? h('td', { class: 'col-select' }, lead.cell(job)) : null,
       columns.map((c) => h('td', { class: c.class, 'data-label': c.label }, c.cell(job)))))));
 }

@@ -75,11 +75,7 @@ function filterForm(queues, state) {
   const form = h('form', { class: 'filters', 'aria-label': 'Filter jobs' },
     h('div', { class: 'field' },
       h('label', { for: 'filter-queue' }, 'Queue'), queues),
-    h('div', { class: 'field' },
-      h('label', { for: 'filter-state' }, 'State'),
-      h('select', { id: 'filter-state', name: 'state' },
-        h('option', { value: '' }, 'All states'),
-        STATES.map((s) => h('option', { value: s, selected: s === state }, s)))),
+    stateField('filter-state', STATES, state),
     h('button', { type: 'submit', class: 'button' }, 'Show jobs'));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -87,6 +83,15 @@ function filterForm(queues, state) {
     location.hash = href('jobs', { queue: data.get('queue'), state: data.get('state') });
   });
   return form;
+}
+
+/** A labelled <select name="state"> of `states`, "All states" first. */
+export function stateField(id, states, current) {
+  return h('div', { class: 'field' },
+    h('label', { for: id }, 'State'),
+    h('select', { id, name: 'state' },
+      h('option', { value: '' }, 'All states'),
+      states.map((s) => h('option', { value: s, selected: s === current }, s))));
 }
 
 /** Links to the first page and to the next (older) one. */
