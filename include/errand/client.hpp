@@ -102,6 +102,22 @@ class Client {
                       std::chrono::milliseconds give_up_after = std::chrono::seconds(30));
   Job cancel(std::string_view id);
 
+  // --- flows (docs/api.md, "Flows") --------------------------------------
+  // Submits a flow; `flow` is the JSON text of the body:
+  //   {"name": "checkout", "steps": {"charge": {"queue": "payments",
+  //    "payload": {...}}, ...}, "idempotency_key": "order-42"}
+  // With options.wait_seconds the answer may already be terminal (the
+  // server's 200); otherwise it is the running flow (202), to be followed
+  // with get_flow(). A flow the server refuses is kHttp 400 with its detail.
+  Flow submit_flow(std::string_view flow, const FlowSubmitOptions& options = {});
+  // The flow; with wait_seconds, once it is terminal or the wait ran out.
+  Flow get_flow(std::string_view id, std::optional<double> wait_seconds = std::nullopt);
+  // Cancels a running or compensating flow: what has not started is skipped,
+  // what succeeded is compensated. A finished flow is kHttp 409.
+  Flow cancel_flow(std::string_view id);
+  // The flow's events so far (started, step_started, step_succeeded...).
+  std::vector<Event> flow_events(std::string_view id);
+
   // --- operators ---------------------------------------------------------
   Job retry(std::string_view id);
   JobPage jobs(const JobFilter& filter = {});

@@ -107,6 +107,18 @@ struct Event {
   std::string json;      // the event's data as JSON text
 };
 
+// The flow a leased job belongs to (docs/api.md, "Flows"): the job runs one
+// of the flow's steps, or undoes one (a compensation).
+struct JobFlow {
+  std::string id;             // the flow's id: GET /v1/flows/{id}
+  std::string step;           // the step this job runs, or the step it undoes
+  bool compensating = false;  // true: the job is the compensation of `step`
+  // JSON object text, never empty. For a step: the result of each step it
+  // comes after, by name ({} for a step without `after`). For a
+  // compensation: {"<step>": <the result of the step it undoes>}.
+  std::string inputs_json = "{}";
+};
+
 // A job handed to a worker by a lease.
 struct LeasedJob {
   std::string id;
@@ -119,8 +131,49 @@ struct LeasedJob {
   std::optional<std::string> deadline;
   std::optional<std::string> traceparent;
   std::vector<std::string> tags;
-  std::optional<std::string> flow;  // JSON text of the "flow" member for flow steps
-  std::string json;                 // the whole entry
+  std::optional<JobFlow> flow;  // set for the jobs of a flow
+  std::string json;             // the whole entry
+};
+
+// One step of a flow document.
+struct FlowStep {
+  std::string name;
+  std::string queue;
+  // pending (waits for its `after` steps), skipped (never started), or the
+  // state of its job: queued, scheduled, running, succeeded, failed...
+  std::string state;
+  std::optional<std::string> job;     // its job's id, once it started
+  std::optional<std::string> result;  // JSON text, once it succeeded
+  std::optional<std::string> error;   // JSON text, once its job failed
+  // For a step that declared `compensate`, once its compensation job exists:
+  // that job's id and state.
+  std::optional<std::string> compensation_job;
+  std::optional<std::string> compensation_state;
+};
+
+// A flow as the server answers it (docs/api.md, "The flow document").
+struct Flow {
+  std::string id;
+  std::string name;
+  std::string state;            // running | compensating | succeeded | failed | cancelled
+  std::vector<FlowStep> steps;  // in the order they were submitted
+  // JSON text {"<sink step>": <its result>, ...}, once the flow succeeded.
+  std::optional<std::string> result;
+  // JSON text {"step","message","type"}, once the flow failed.
+  std::optional<std::string> error;
+  std::string json;  // the whole document as the server sent it
+
+  // succeeded, failed or cancelled: the flow will not change again.
+  [[nodiscard]] bool terminal() const;
+};
+
+// What a flow submit may set besides its body (the flow's idempotency_key
+// and ttl_ms are members of the body).
+struct FlowSubmitOptions {
+  std::optional<std::string> traceparent;  // W3C Trace Context, carried by every step job
+  // Hold the answer until the flow is terminal or this many seconds passed
+  // (Prefer: wait). Unset: answer at once with the running flow.
+  std::optional<double> wait_seconds;
 };
 
 struct LeaseRequest {

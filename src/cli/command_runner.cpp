@@ -253,6 +253,10 @@ class Supervisor {
       if (hooks_.on_progress) hooks_.on_progress(*progress);
       return;
     }
+    if (auto type = parse_no_retry_line(line)) {
+      outcome_.no_retry = std::move(type);
+      return;
+    }
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     tail_.append(line);
     tail_.append("\n");

@@ -1,6 +1,7 @@
 // Runs one command for `errand work`: spawns it in its own process group with
 // the given stdin, environment and arguments, collects its stdout (bounded)
-// and the tail of its stderr, picks out `errand:progress` lines, and stops it
+// and the tail of its stderr, picks out `errand:progress` and
+// `errand:no-retry` lines, and stops it
 // (SIGTERM to the group, SIGKILL after a grace period) on a timeout, when its
 // stdout grows too large, or when the caller asks. The child is always
 // reaped before run_command returns.
@@ -66,8 +67,10 @@ struct RunOutcome {
   int term_signal = 0;  // when killed by a signal
   StopReason stopped = StopReason::kNone;
   std::string stdout_data;       // at most max_stdout bytes
-  std::string stderr_tail;       // the last stderr_tail bytes, progress lines left out, valid UTF-8
+  std::string stderr_tail;       // the last stderr_tail bytes without protocol lines, valid UTF-8
   std::string last_stderr_line;  // the last non-empty one of them
+  // Set by an `errand:no-retry [TYPE]` line: the TYPE, empty when none given.
+  std::optional<std::string> no_retry;
   std::chrono::milliseconds elapsed{0};
 
   // Exited with status 0 and was not stopped.

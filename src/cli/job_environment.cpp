@@ -9,9 +9,13 @@
 namespace errand::cli {
 namespace {
 
-constexpr std::array<std::string_view, 7> kJobVariables = {
-    "ERRAND_JOB_ID",   "ERRAND_QUEUE", "ERRAND_ATTEMPT", "ERRAND_MAX_ATTEMPTS",
-    "ERRAND_DEADLINE", "ERRAND_FLOW",  "TRACEPARENT"};
+// Every variable a job may set, also those this job does not: a command that
+// runs `errand work` itself must not pass its own job's on to another.
+constexpr std::array<std::string_view, 11> kJobVariables = {
+    "ERRAND_JOB_ID",       "ERRAND_QUEUE",           "ERRAND_ATTEMPT",
+    "ERRAND_MAX_ATTEMPTS", "ERRAND_DEADLINE",        "TRACEPARENT",
+    "ERRAND_FLOW_ID",      "ERRAND_FLOW_STEP",       "ERRAND_FLOW_COMPENSATING",
+    "ERRAND_FLOW_INPUTS",  "ERRAND_FLOW_INPUTS_FILE"};
 
 bool set_by_job(std::string_view entry) {
   const std::string_view name = entry.substr(0, entry.find('='));
@@ -20,8 +24,12 @@ bool set_by_job(std::string_view entry) {
 
 }  // namespace
 
-std::vector<std::string> job_environment(const std::vector<std::string>& base,
-                                         const LeasedJob& job) {
+bool flow_inputs_need_file(const LeasedJob& job) {
+  return job.flow && job.flow->inputs_json.size() > kMaxFlowInputsInEnvironment;
+}
+
+std::vector<std::string> job_environment(const std::vector<std::string>& base, const LeasedJob& job,
+                                         const std::string& inputs_file) {
   std::vector<std::string> env;
   env.reserve(base.size() + kJobVariables.size());
   for (const auto& entry : base) {
@@ -32,8 +40,17 @@ std::vector<std::string> job_environment(const std::vector<std::string>& base,
   env.push_back("ERRAND_ATTEMPT=" + std::to_string(job.attempt));
   env.push_back("ERRAND_MAX_ATTEMPTS=" + std::to_string(job.max_attempts));
   if (job.deadline) env.push_back("ERRAND_DEADLINE=" + *job.deadline);
-  if (job.flow) env.push_back("ERRAND_FLOW=" + *job.flow);
   if (job.traceparent) env.push_back("TRACEPARENT=" + *job.traceparent);
+  if (job.flow) {
+    env.push_back("ERRAND_FLOW_ID=" + job.flow->id);
+    env.push_back("ERRAND_FLOW_STEP=" + job.flow->step);
+    env.push_back(std::string("ERRAND_FLOW_COMPENSATING=") + (job.flow->compensating ? "1" : "0"));
+    if (inputs_file.empty()) {
+      env.push_back("ERRAND_FLOW_INPUTS=" + job.flow->inputs_json);
+    } else {
+      env.push_back("ERRAND_FLOW_INPUTS_FILE=" + inputs_file);
+    }
+  }
   return env;
 }
 

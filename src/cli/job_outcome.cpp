@@ -102,13 +102,20 @@ FailRequest failure_from_outcome(const RunOutcome& o, const FailureContext& cont
       break;
   }
   const std::string last = trimmed_message(o.last_stderr_line);
+  FailRequest f;
   if (o.exited) {
     const std::string how = "exit status " + std::to_string(o.exit_status);
-    return make(last.empty() ? "the command failed with " + how : last, "exit",
-                detail_with(o, how));
+    f = make(last.empty() ? "the command failed with " + how : last, "exit", detail_with(o, how));
+  } else {
+    const std::string how = "killed by " + signal_name(o.term_signal);
+    f = make(last.empty() ? "the command was " + how : last, "signal", detail_with(o, how));
   }
-  const std::string how = "killed by " + signal_name(o.term_signal);
-  return make(last.empty() ? "the command was " + how : last, "signal", detail_with(o, how));
+  // The command said its failure is an answer (a declined card), not an accident.
+  if (o.no_retry) {
+    f.retry = false;
+    if (!o.no_retry->empty()) f.type = *o.no_retry;
+  }
+  return f;
 }
 
 }  // namespace errand::cli

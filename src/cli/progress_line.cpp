@@ -41,6 +41,22 @@ std::optional<ProgressLine> parse_progress_line(std::string_view line) {
   return p;
 }
 
+std::optional<std::string> parse_no_retry_line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (!line.starts_with(kNoRetryPrefix)) return std::nullopt;
+  std::string_view rest = line.substr(kNoRetryPrefix.size());
+  if (!rest.empty() && !is_blank(rest.front())) return std::nullopt;
+  rest = trim_blanks(rest);
+  const auto type_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  };
+  if (rest.size() > kMaxErrorType || !std::all_of(rest.begin(), rest.end(), type_char)) {
+    return std::nullopt;
+  }
+  return std::string(rest);
+}
+
 std::optional<ProgressLine> ProgressThrottle::due(Clock::time_point now) {
   if (!held_ || (last_sent_ && now - *last_sent_ < interval_)) return std::nullopt;
   last_sent_ = now;

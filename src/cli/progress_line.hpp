@@ -1,8 +1,10 @@
-// The progress protocol of `errand work`: a command reports progress by
-// writing a line `errand:progress PERCENT MESSAGE` to its stderr. Pure.
+// The stderr protocol of `errand work`: a command reports progress by
+// writing a line `errand:progress PERCENT MESSAGE` to its stderr, and makes
+// its failure final with a line `errand:no-retry [TYPE]`. Pure.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +12,9 @@
 namespace errand::cli {
 
 inline constexpr std::string_view kProgressPrefix = "errand:progress";
+inline constexpr std::string_view kNoRetryPrefix = "errand:no-retry";
+// The longest TYPE of a no-retry line.
+inline constexpr std::size_t kMaxErrorType = 64;
 
 struct ProgressLine {
   int percent = 0;  // 0..100
@@ -23,6 +28,15 @@ struct ProgressLine {
 // number is an ordinary line, so a typo shows up in the error tail instead
 // of vanishing. `line` excludes the newline; a trailing CR is ignored.
 std::optional<ProgressLine> parse_progress_line(std::string_view line);
+
+// A line `errand:no-retry [TYPE]`: should the attempt fail, it fails for
+// good (the job is `failed` whatever attempts it has left), with TYPE as the
+// error's type. Returns the TYPE (empty when the line gives none), or
+// nullopt for an ordinary line. TYPE is 1 to kMaxErrorType of
+// A-Z a-z 0-9 _ . - ; a line with anything else after the prefix is an
+// ordinary line, so a typo shows up in the error tail. `line` excludes the
+// newline; a trailing CR and surrounding blanks are ignored.
+std::optional<std::string> parse_no_retry_line(std::string_view line);
 
 // Spaces out progress reports: each one is a request to the server, and a
 // command may print progress in a tight loop. Reports are held and handed

@@ -11,12 +11,15 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "cli/client_errors.hpp"
 #include "cli/command_runner.hpp"
 #include "cli/commands.hpp"
+#include "cli/flow_inputs_file.hpp"
 #include "cli/job_environment.hpp"
 #include "cli/job_outcome.hpp"
 #include "cli/progress_line.hpp"
@@ -103,7 +106,19 @@ class CommandHandler {
 
   std::string operator()(JobContext& ctx) const {
     const LeasedJob& job = ctx.job();
-    CommandSpec spec{args_.command, job_environment(base_env_, job), job.payload};
+    // Removed when the command has ended (and on every way out of here).
+    std::optional<FlowInputsFile> inputs_file;
+    if (flow_inputs_need_file(job)) {
+      try {
+        inputs_file.emplace(job.flow->inputs_json);
+      } catch (const std::system_error& e) {
+        throw JobFailure(std::string("the flow inputs could not be handed over: ") + e.what(),
+                         "spawn");
+      }
+    }
+    CommandSpec spec{args_.command,
+                     job_environment(base_env_, job, inputs_file ? inputs_file->path() : ""),
+                     job.payload};
     ProgressThrottle throttle(kProgressInterval);
     RunHooks hooks;
     hooks.on_progress = [&](const ProgressLine& p) { throttle.offer(p); };

@@ -35,6 +35,10 @@ std::string job_target(std::string_view id, std::string_view tail = {}) {
   return "/v1/jobs/" + client_detail::percent_encode(id) + std::string(tail);
 }
 
+std::string flow_target(std::string_view id, std::string_view tail = {}) {
+  return "/v1/flows/" + client_detail::percent_encode(id) + std::string(tail);
+}
+
 std::string checked_base_url(const std::string& server) {
   const std::string base = client_detail::trim_base_url(server);
   if (!base.starts_with("http://") && !base.starts_with("https://")) {
@@ -96,15 +100,42 @@ struct Client::Impl {
     return a;
   }
 
-  Job job_call(std::string method, std::string target, std::string body = {},
-               std::optional<double> wait = std::nullopt, std::vector<std::string> headers = {}) {
+  // call() whose answer must be an object: a job or a flow, `what` says which.
+  Answer object_call(std::string_view what, std::string method, std::string target,
+                     std::string body, std::optional<double> wait,
+                     std::vector<std::string> headers) {
     Answer a =
         call(std::move(method), std::move(target), std::move(body), wait, std::move(headers));
     if (!a.doc.is_object()) {
       throw Error(Error::Kind::kProtocol, 0,
-                  "errand at " + transport.base_url() + " answered without a job", a.body);
+                  "errand at " + transport.base_url() + " answered without " + std::string(what),
+                  a.body);
     }
+    return a;
+  }
+
+  Job job_call(std::string method, std::string target, std::string body = {},
+               std::optional<double> wait = std::nullopt, std::vector<std::string> headers = {}) {
+    Answer a = object_call("a job", std::move(method), std::move(target), std::move(body), wait,
+                           std::move(headers));
     return client_detail::job_from(a.doc, std::move(a.body));
+  }
+
+  Flow flow_call(std::string method, std::string target, std::string body = {},
+                 std::optional<double> wait = std::nullopt, std::vector<std::string> headers = {}) {
+    Answer a = object_call("a flow", std::move(method), std::move(target), std::move(body), wait,
+                           std::move(headers));
+    return client_detail::flow_from(a.doc, std::move(a.body));
+  }
+
+  std::vector<Event> event_list(std::string target) {
+    auto a = call("GET", std::move(target));
+    std::vector<Event> out;
+    if (const json::array* arr =
+            client_detail::member(a.doc, "events", "errand's events answer").if_array()) {
+      for (const auto& e : *arr) out.push_back(client_detail::event_from(e, json::serialize(e)));
+    }
+    return out;
   }
 
   // Sleeps `d` in slices short enough to notice the stop flag.
@@ -168,13 +199,7 @@ Job Client::get(std::string_view id, std::optional<double> wait_seconds) {
 
 std::vector<Event> Client::events(std::string_view id) {
   require_name(id, "job id");
-  auto a = impl_->call("GET", job_target(id, "/events"));
-  std::vector<Event> out;
-  if (const json::array* arr =
-          client_detail::member(a.doc, "events", "errand's events answer").if_array()) {
-    for (const auto& e : *arr) out.push_back(client_detail::event_from(e, json::serialize(e)));
-  }
-  return out;
+  return impl_->event_list(job_target(id, "/events"));
 }
 
 std::int64_t Client::follow(std::string_view id, const std::function<bool(const Event&)>& on_event,
@@ -248,6 +273,29 @@ std::int64_t Client::follow(std::string_view id, const std::function<bool(const 
 Job Client::cancel(std::string_view id) {
   require_name(id, "job id");
   return impl_->job_call("POST", job_target(id, "/cancel"));
+}
+
+Flow Client::submit_flow(std::string_view flow, const FlowSubmitOptions& options) {
+  client_detail::require_json(flow, "flow");
+  std::vector<std::string> headers;
+  if (options.traceparent) headers.push_back("traceparent: " + *options.traceparent);
+  return impl_->flow_call("POST", "/v1/flows", std::string(flow), options.wait_seconds,
+                          std::move(headers));
+}
+
+Flow Client::get_flow(std::string_view id, std::optional<double> wait_seconds) {
+  require_name(id, "flow id");
+  return impl_->flow_call("GET", flow_target(id), {}, wait_seconds);
+}
+
+Flow Client::cancel_flow(std::string_view id) {
+  require_name(id, "flow id");
+  return impl_->flow_call("POST", flow_target(id, "/cancel"));
+}
+
+std::vector<Event> Client::flow_events(std::string_view id) {
+  require_name(id, "flow id");
+  return impl_->event_list(flow_target(id, "/events"));
 }
 
 Job Client::retry(std::string_view id) {

@@ -19,4 +19,8 @@ bool Job::terminal() const {
   return state == "succeeded" || state == "failed" || state == "cancelled" || state == "expired";
 }
 
+bool Flow::terminal() const {
+  return state == "succeeded" || state == "failed" || state == "cancelled";
+}
+
 }  // namespace errand

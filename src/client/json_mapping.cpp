@@ -66,6 +66,14 @@ std::vector<std::string> strings_of(const json::object& o, std::string_view key)
   return out;
 }
 
+// The "result" of a job or a flow step in `state`. A handler may return
+// null: a succeeded one always has a result.
+std::optional<std::string> result_of(const json::object& o, std::string_view state) {
+  if (auto r = optional_json(o, "result")) return r;
+  if (state == "succeeded") return "null";
+  return std::nullopt;
+}
+
 const json::object& object_of(const json::value& v) {
   static const json::object kEmpty;
   const json::object* o = v.if_object();
@@ -134,9 +142,7 @@ Job job_from(const json::value& doc, std::string text) {
   j.max_attempts = static_cast<int>(int_of(o, "max_attempts"));
   j.cancel_requested = bool_of(o, "cancel_requested");
   j.payload = optional_json(o, "payload").value_or("null");
-  j.result = optional_json(o, "result");
-  // A handler may return null: a succeeded job always has a result.
-  if (!j.result && j.state == "succeeded") j.result = "null";
+  j.result = result_of(o, j.state);
   j.error = optional_json(o, "error");
   j.progress = optional_json(o, "progress");
   j.json = std::move(text);
@@ -156,9 +162,56 @@ LeasedJob leased_job_from(const json::value& doc) {
   j.deadline = optional_string(o, "deadline");
   j.traceparent = optional_string(o, "traceparent");
   j.tags = strings_of(o, "tags");
-  j.flow = optional_json(o, "flow");
+  j.flow = job_flow_from(o.if_contains("flow"));
   j.json = json::serialize(doc);
   return j;
+}
+
+std::optional<JobFlow> job_flow_from(const json::value* flow) {
+  const json::object* o = flow ? flow->if_object() : nullptr;
+  if (!o) return std::nullopt;
+  JobFlow f;
+  f.id = string_of(*o, "id");
+  // A compensation names the step it undoes in "compensating" instead of "step".
+  if (auto undone = optional_string(*o, "compensating")) {
+    f.step = std::move(*undone);
+    f.compensating = true;
+  } else {
+    f.step = string_of(*o, "step");
+  }
+  if (const json::value* inputs = find(*o, "inputs"); inputs && inputs->is_object()) {
+    f.inputs_json = json::serialize(*inputs);
+  }
+  return f;
+}
+
+Flow flow_from(const json::value& doc, std::string text) {
+  const json::object& o = object_of(doc);
+  Flow f;
+  f.id = string_of(o, "id");
+  f.name = string_of(o, "name");
+  f.state = string_of(o, "state");
+  if (const json::value* steps = find(o, "steps"); steps && steps->is_object()) {
+    for (const auto& [name, value] : steps->get_object()) {
+      const json::object& s = object_of(value);
+      FlowStep step;
+      step.name = std::string(name);
+      step.queue = string_of(s, "queue");
+      step.state = string_of(s, "state");
+      step.job = optional_string(s, "job");
+      step.result = result_of(s, step.state);
+      step.error = optional_json(s, "error");
+      if (const json::value* c = find(s, "compensation"); c && c->is_object()) {
+        step.compensation_job = optional_string(c->get_object(), "job");
+        step.compensation_state = optional_string(c->get_object(), "state");
+      }
+      f.steps.push_back(std::move(step));
+    }
+  }
+  f.result = optional_json(o, "result");
+  f.error = optional_json(o, "error");
+  f.json = std::move(text);
+  return f;
 }
 
 Queue queue_from(const json::value& doc) {

@@ -5,6 +5,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,9 @@ const boost::json::value& member(const boost::json::value& answer, std::string_v
 
 Job job_from(const boost::json::value& doc, std::string json);
 LeasedJob leased_job_from(const boost::json::value& doc);
+// The "flow" member of a leased job; nullopt when it is absent or null.
+std::optional<JobFlow> job_flow_from(const boost::json::value* flow);
+Flow flow_from(const boost::json::value& doc, std::string json);
 Queue queue_from(const boost::json::value& doc);
 Event event_from(const boost::json::value& doc, std::string json);
 

@@ -313,7 +313,9 @@ int main(int argc, char** argv) {
   work->footer(
       "The command gets the payload JSON on stdin and ERRAND_JOB_ID, ERRAND_QUEUE, ERRAND_ATTEMPT "
       "in its environment; its stdout is the result; a non-zero exit fails the attempt with the "
-      "tail of its stderr; a stderr line `errand:progress PERCENT MESSAGE` reports progress. "
+      "tail of its stderr; a stderr line `errand:progress PERCENT MESSAGE` reports progress, "
+      "`errand:no-retry [TYPE]` makes a failure final. A flow's step also gets ERRAND_FLOW_ID, "
+      "ERRAND_FLOW_STEP, ERRAND_FLOW_COMPENSATING and ERRAND_FLOW_INPUTS (docs/cli.md). "
       "SIGTERM drains (a second one stops the running commands).\nExample: errand work images "
       "--concurrency 4 --timeout 120 -- ./resize.sh");
   add_server_options(work, work_args.server);

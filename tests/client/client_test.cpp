@@ -11,6 +11,7 @@
 
 #include "errand/worker.hpp"
 #include "server_process.hpp"
+#include "server_test.hpp"
 #include "test_support.hpp"
 
 namespace errand {
@@ -20,34 +21,12 @@ using namespace std::chrono_literals;
 using client_testing::Counter;
 using client_testing::Flag;
 using client_testing::RunningWorker;
-using client_testing::ServerProcess;
 
 namespace json = boost::json;
 
 json::value parse(const std::string& text) { return json::parse(text); }
 
-class ClientTest : public ::testing::Test {
- protected:
-  ClientOptions options() const {
-    ClientOptions o;
-    o.server = server_.url();
-    return o;
-  }
-
-  // Leases the one job waiting on `queue` (waiting for it up to 5 s).
-  LeasedJob lease_one(const std::string& queue) {
-    LeaseRequest r;
-    r.queues = {queue};
-    r.worker = "test-worker";
-    r.wait_seconds = 5;
-    auto jobs = client_.lease(r);
-    if (jobs.size() != 1) throw std::runtime_error("expected one leased job");
-    return jobs.front();
-  }
-
-  ServerProcess server_;
-  Client client_{options()};
-};
+class ClientTest : public client_testing::ServerTest {};
 
 TEST_F(ClientTest, SubmitWithoutWorkerAnswersTheQueuedJob) {
   const Job job = client_.submit("orders", R"({"order": 42})");

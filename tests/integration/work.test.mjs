@@ -1,8 +1,9 @@
 // SPEC §4 `errand work QUEUE... -- CMD ARGS...` (docs/cli.md, "errand work")
 // against a real server, with /bin/sh scripts as commands: the result from
 // stdout (JSON or not), failures with the tail of stderr, progress lines,
-// --timeout, cancellation, SIGTERM drain, a second SIGTERM, the stdout limit,
-// usage errors, surviving a server restart, and examples/shell end to end.
+// errand:no-retry, --timeout, cancellation, SIGTERM drain, a second SIGTERM,
+// the stdout limit, flow steps and compensations (ERRAND_FLOW_*), usage
+// errors, surviving a server restart, and examples/shell end to end.
 //
 // Commands wait on files the test creates (never on the clock), and every
 // wait has a deadline generous enough for sanitizer builds.
@@ -134,6 +135,23 @@ describe('results', () => {
     assert.equal(res.json.error.message, 'the command was killed by SIGSEGV');
   });
 
+  test('an errand:no-retry line makes the failure final, with its type', async () => {
+    const q = uniqueQueue('work-noretry');
+    const cmd = scratch.script('decline.sh', [
+      'echo "errand:no-retry declined" >&2',
+      'echo "the card was declined" >&2',
+      'exit 1',
+    ].join('\n'));
+    const w = worker([q], [cmd]);
+    const res = await cli(srv.url, ['submit', q, '{}', '--wait', '20', '--max-attempts', '5']);
+    assert.equal(res.code, 1, show(res) + w.stderr());
+    assert.equal(res.json.state, 'failed');
+    assert.equal(res.json.attempt, 1, 'not retried');
+    assert.equal(res.json.error.type, 'declined');
+    assert.equal(res.json.error.message, 'the card was declined');
+    assert.equal(res.json.error.detail, 'the card was declined\n(exit status 1)');
+  });
+
   test('more than 1 MiB on stdout fails the job for good', async () => {
     const q = uniqueQueue('work-big');
     worker([q], [scratch.script('big.sh', "head -c 1100000 /dev/zero | tr '\\0' a")]);
@@ -220,6 +238,69 @@ describe('progress, timeout, cancellation', () => {
     assert.equal(done.attempt, 1);
     assert.equal(readFileSync(mark, 'utf8'), 'TERM\n', 'the command got SIGTERM');
     assert.match(w.stderr(), new RegExp(`job ${job.id} failed \\(cancelled\\)`));
+  });
+});
+
+describe('flows', () => {
+  /** Waits for the flow to finish; returns its document. */
+  async function flowDone(id) {
+    const flow = await api.flow(id, { wait: 20 });
+    assert.ok(['succeeded', 'failed', 'cancelled'].includes(flow.state), JSON.stringify(flow));
+    return flow;
+  }
+
+  test('a step learns its flow and inputs from the environment, and so does a compensation', async () => {
+    const [qa, qb, qc] = [uniqueQueue('work-flow-a'), uniqueQueue('work-flow-b'), uniqueQueue('work-flow-c')];
+    // Every job answers what it was told; step c declines, which undoes a.
+    const cmd = scratch.script('flow-env.sh', [
+      'if [ "$ERRAND_FLOW_STEP" = c ]; then echo "errand:no-retry declined" >&2; echo "c says no" >&2; exit 1; fi',
+      'printf \'{"flow":"%s","step":"%s","compensating":%s,"inputs":%s,"file":"%s"}\\n\' ' +
+        '"$ERRAND_FLOW_ID" "$ERRAND_FLOW_STEP" "$ERRAND_FLOW_COMPENSATING" "$ERRAND_FLOW_INPUTS" ' +
+        '"${ERRAND_FLOW_INPUTS_FILE:-none}"',
+    ].join('\n'));
+    const w = worker([qa, qb, qc], [cmd]);
+    const submitted = await api.submitFlowOk({ steps: {
+      a: { queue: qa, payload: {}, compensate: { queue: qa, payload: {} } },
+      b: { queue: qb, payload: {}, after: ['a'] },
+      c: { queue: qc, payload: {}, after: ['b'] },
+    } });
+    const flow = await flowDone(submitted.id);
+    assert.equal(flow.state, 'failed', JSON.stringify(flow) + w.stderr());
+    const a = { flow: flow.id, step: 'a', compensating: 0, inputs: {}, file: 'none' };
+    assert.deepEqual(flow.steps.a.result, a);
+    assert.deepEqual(flow.steps.b.result,
+                     { flow: flow.id, step: 'b', compensating: 0, inputs: { a }, file: 'none' });
+    assert.deepEqual(flow.error, { step: 'c', message: 'c says no', type: 'declined' });
+    assert.equal((await api.job(flow.steps.c.job)).attempt, 1);
+    assert.equal(flow.steps.a.compensation.state, 'succeeded');
+    const undo = await api.job(flow.steps.a.compensation.job);
+    assert.deepEqual(undo.result,
+                     { flow: flow.id, step: 'a', compensating: 1, inputs: { a }, file: 'none' });
+  });
+
+  test('inputs over 64 KiB come in a file, removed once the command ended', async () => {
+    const [qa, qb] = [uniqueQueue('work-big-in-a'), uniqueQueue('work-big-in-b')];
+    const big = scratch.script('big-result.sh', "head -c 70000 /dev/zero | tr '\\0' x");
+    const reader = scratch.script('read-inputs.sh', [
+      // The inputs without their x's: {"a":""}.
+      'printf \'{"file":"%s","bytes":%s,"shape":%s,"env":"%s"}\\n\' "$ERRAND_FLOW_INPUTS_FILE" ' +
+        '"$(wc -c < "$ERRAND_FLOW_INPUTS_FILE")" "$(tr -d x < "$ERRAND_FLOW_INPUTS_FILE")" ' +
+        '"${ERRAND_FLOW_INPUTS-unset}"',
+    ].join('\n'));
+    const wa = worker([qa], [big]);
+    const wb = worker([qb], [reader]);
+    const submitted = await api.submitFlowOk({ steps: {
+      a: { queue: qa, payload: {} },
+      b: { queue: qb, payload: {}, after: ['a'] },
+    } });
+    const flow = await flowDone(submitted.id);
+    assert.equal(flow.state, 'succeeded', JSON.stringify(flow).slice(0, 2000) + wa.stderr() + wb.stderr());
+    const seen = flow.steps.b.result;
+    assert.equal(seen.env, 'unset', 'the inputs are not in the environment as well');
+    assert.equal(seen.bytes, JSON.stringify({ a: 'x'.repeat(70000) }).length);
+    assert.deepEqual(seen.shape, { a: '' });
+    assert.match(seen.file, /errand-flow-inputs-[^/]+\.json$/);
+    assert.equal(existsSync(seen.file), false, `${seen.file} was removed`);
   });
 });
 

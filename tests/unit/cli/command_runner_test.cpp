@@ -84,6 +84,22 @@ TEST(CommandRunner, ProgressLinesGoToTheHookNotTheTail) {
   EXPECT_EQ(o.stderr_tail, "log");
 }
 
+TEST(CommandRunner, ANoRetryLineIsRecordedNotKeptInTheTail) {
+  std::vector<std::string> lines;
+  RunHooks hooks;
+  hooks.on_stderr_line = [&](std::string_view l) { lines.emplace_back(l); };
+  RunOutcome o = run(shell("echo 'errand:no-retry declined' >&2; echo 'card declined' >&2; exit 1"),
+                     {}, hooks);
+  EXPECT_EQ(o.no_retry, "declined");
+  EXPECT_EQ(o.stderr_tail, "card declined");
+  EXPECT_EQ(o.last_stderr_line, "card declined");
+  EXPECT_EQ(lines, std::vector<std::string>{"card declined"});
+  // Without one, nothing is recorded; a malformed one is an ordinary line.
+  o = run(shell("echo 'errand:no-retry two words' >&2; exit 1"));
+  EXPECT_FALSE(o.no_retry);
+  EXPECT_EQ(o.last_stderr_line, "errand:no-retry two words");
+}
+
 TEST(CommandRunner, ReportsDeathBySignal) {
   const RunOutcome o = run(shell("kill -SEGV $$"));
   EXPECT_FALSE(o.exited);

@@ -62,6 +62,37 @@ TEST(FailureFromOutcome, LongMessagesAreShortened) {
   EXPECT_EQ(failure_from_outcome(exited(1, line, line), {}).message.size(), kMaxErrorMessage);
 }
 
+TEST(FailureFromOutcome, ANoRetryLineMakesTheFailureFinalWithItsType) {
+  RunOutcome o = exited(1, "card 4000 declined", "card 4000 declined");
+  o.no_retry = "declined";
+  FailRequest f = failure_from_outcome(o, {});
+  EXPECT_FALSE(f.retry);
+  EXPECT_EQ(f.type, "declined");
+  EXPECT_EQ(f.message, "card 4000 declined");
+  EXPECT_EQ(f.detail, "card 4000 declined\n(exit status 1)");
+
+  o.no_retry = "";  // no type given: the usual one
+  f = failure_from_outcome(o, {});
+  EXPECT_FALSE(f.retry);
+  EXPECT_EQ(f.type, "exit");
+
+  RunOutcome killed;
+  killed.term_signal = SIGABRT;
+  killed.no_retry = "corrupt";
+  f = failure_from_outcome(killed, {});
+  EXPECT_FALSE(f.retry);
+  EXPECT_EQ(f.type, "corrupt");
+}
+
+TEST(FailureFromOutcome, ANoRetryLineDoesNotChangeWhatTheWorkerStopped) {
+  RunOutcome o = exited(143);
+  o.no_retry = "declined";
+  o.stopped = StopReason::kShutdown;
+  const FailRequest f = failure_from_outcome(o, {});
+  EXPECT_EQ(f.type, "interrupted");
+  EXPECT_TRUE(f.retry);
+}
+
 TEST(FailureFromOutcome, DeathBySignal) {
   RunOutcome o;
   o.term_signal = SIGSEGV;

@@ -53,6 +53,26 @@ TEST(ProgressLine, OtherLinesAreOrdinary) {
   EXPECT_FALSE(parse_progress_line("errand:progress %"));
 }
 
+TEST(NoRetryLine, ReadsTheOptionalType) {
+  EXPECT_EQ(parse_no_retry_line("errand:no-retry"), "");
+  EXPECT_EQ(parse_no_retry_line("errand:no-retry declined"), "declined");
+  EXPECT_EQ(parse_no_retry_line("errand:no-retry \tcard.declined_2-x  \r"), "card.declined_2-x");
+  EXPECT_EQ(parse_no_retry_line("errand:no-retry " + std::string(kMaxErrorType, 't')),
+            std::string(kMaxErrorType, 't'));
+}
+
+TEST(NoRetryLine, OtherLinesAreOrdinary) {
+  EXPECT_FALSE(parse_no_retry_line(""));
+  EXPECT_FALSE(parse_no_retry_line("no-retry"));
+  EXPECT_FALSE(parse_no_retry_line(" errand:no-retry"));
+  EXPECT_FALSE(parse_no_retry_line("errand:no-retrying"));
+  EXPECT_FALSE(parse_no_retry_line("errand:no-retry two words"));
+  EXPECT_FALSE(parse_no_retry_line("errand:no-retry déclin"));
+  EXPECT_FALSE(parse_no_retry_line("errand:no-retry " + std::string(kMaxErrorType + 1, 't')));
+  EXPECT_FALSE(parse_no_retry_line("errand:progress 10"));
+  EXPECT_FALSE(parse_progress_line("errand:no-retry 10"));
+}
+
 TEST(ProgressThrottle, HandsOutTheFirstReportAtTheFirstTick) {
   ProgressThrottle t(milliseconds(200));
   const auto now = ProgressThrottle::Clock::now();
