@@ -33,25 +33,12 @@ test('kill -9 during many concurrent flows: every flow finishes, each step acked
     },
   });
 
-  const flowIds = [];
-  for (const i of Array.from({ length: FLOWS }, (_, k) => k)) {
-    // Retried across kills with its idempotency key: the same flow, never two.
-    for (;;) {
-      try {
-        const res = await api.req('POST', '/v1/flows', {
-          json: { ...flowBody(i), idempotency_key: `crash-flow-${q.a}-${i}` }, timeoutMs: 5000,
-        });
-        if (res.status === 200 || res.status === 202) {
-          flowIds.push(res.body.id);
-          break;
-        }
-        assert.fail(`flow submit answered ${res.status}: ${res.text}`);
-      } catch (e) {
-        if (e.code === 'ERR_ASSERTION') throw e;
-        await sleep(50); // the server is restarting
-      }
-    }
-  }
+  // No kill happens while the flows are submitted: every submit must succeed.
+  const flowIds = await pool(Array.from({ length: FLOWS }, (_, i) => i), 16, async (i) => {
+    const res = await api.req('POST', '/v1/flows', { json: flowBody(i) });
+    assert.equal(res.status, 202, res.text);
+    return res.body.id;
+  });
   assert.equal(new Set(flowIds).size, FLOWS);
 
   const acked = new Map(); // job id -> number of 2xx acks
@@ -100,28 +87,32 @@ test('kill -9 during many concurrent flows: every flow finishes, each step acked
   }
 
   const workers = Array.from({ length: 6 }, (_, n) => worker(n));
-  const ackedAtKills = [];
-  for (let k = 0; k < KILLS; k++) {
-    await sleep(150 + Math.floor(Math.random() * 400));
-    ackedAtKills.push(acked.size);
-    await srv.kill9();
-    await srv.restart();
-  }
-  assert.ok(ackedAtKills[0] < 3 * FLOWS, `the first kill came mid-way (${ackedAtKills} acked at the kills)`);
-
-  const deadline = Date.now() + 60_000;
   let docs = [];
-  for (;;) {
-    docs = await pool(flowIds, 16, async (id) => (await api.req('GET', `/v1/flows/${id}`)).body);
-    if (docs.every((d) => d && ['succeeded', 'failed', 'cancelled'].includes(d.state))) break;
-    if (Date.now() > deadline) {
-      const stuck = docs.filter((d) => !d || d.state === 'running' || d.state === 'compensating');
-      assert.fail(`${stuck.length} flows never finished, e.g. ${JSON.stringify(stuck[0])}`);
+  try {
+    const ackedAtKills = [];
+    for (let k = 0; k < KILLS; k++) {
+      await sleep(150 + Math.floor(Math.random() * 400));
+      ackedAtKills.push(acked.size);
+      await srv.kill9();
+      await srv.restart();
     }
-    await sleep(100);
+    assert.ok(ackedAtKills[0] < 3 * FLOWS,
+              `the first kill came mid-way (${ackedAtKills} acked at the kills)`);
+
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      docs = await pool(flowIds, 16, async (id) => (await api.req('GET', `/v1/flows/${id}`)).body);
+      if (docs.every((d) => d && ['succeeded', 'failed', 'cancelled'].includes(d.state))) break;
+      if (Date.now() > deadline) {
+        const stuck = docs.filter((d) => !d || d.state === 'running' || d.state === 'compensating');
+        assert.fail(`${stuck.length} flows never finished, e.g. ${JSON.stringify(stuck[0])}`);
+      }
+      await sleep(100);
+    }
+  } finally {
+    stop = true; // the workers' loops end even when the test fails (a dead server)
+    await Promise.allSettled(workers);
   }
-  stop = true;
-  await Promise.all(workers);
 
   assert.deepEqual(violations, []);
   for (const d of docs) {
