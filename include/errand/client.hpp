@@ -56,6 +56,10 @@ class Error : public std::runtime_error {
 struct ClientOptions {
   std::string server = "http://127.0.0.1:7400";  // base URL, http or https
   std::string token;                             // sent as Authorization: Bearer; empty: none
+  // For https:// servers: a PEM file of the certificate authorities to trust
+  // instead of the system's, e.g. a private CA or the server's self-signed
+  // certificate. Empty: the system's trust store. Never disables verification.
+  std::string ca_file;
   std::chrono::milliseconds connect_timeout{5000};
   // How long a request may take beyond any wait it asked for.
   std::chrono::milliseconds request_timeout{30000};

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "api/access.hpp"
 #include "api/cors.hpp"
 #include "api/documents.hpp"
 #include "api/handlers.hpp"
@@ -15,6 +16,7 @@
 #include "core/trace_context.hpp"
 #include "engine/waiter_registry.hpp"
 #include "logging/log.hpp"
+#include "metrics/server_metrics.hpp"
 
 namespace errand::api {
 namespace {
@@ -50,6 +52,15 @@ http::Response no_such_resource(const http::Request& req) {
   return http::problem(404, "no such resource: " + std::string(req.path()));
 }
 
+// A 503 when new work is refused now (the memory guard), counted under `queue`.
+std::optional<http::Response> refusal_of_new_work(State& s, std::string_view queue) {
+  if (!s.options.refuse_new_work) return std::nullopt;
+  auto why = s.options.refuse_new_work();
+  if (!why) return std::nullopt;
+  s.metrics.count_submit_refused(queue, "memory");
+  return error_response(unavailable(std::move(*why)));
+}
+
 // /v1/flows, /v1/flows/{id}, /v1/flows/{id}/{events|cancel}
 asio::awaitable<http::Response> route_flows(State& s, http::Request& req,
                                             const std::vector<std::string>& p) {
@@ -75,7 +86,9 @@ asio::awaitable<http::Response> route_flows(State& s, http::Request& req,
 }  // namespace
 
 Api::Api(Broker& broker, metrics::ServerMetrics& metrics, ApiOptions options)
-    : state_(std::make_unique<State>(broker, metrics, options)) {}
+    // Braces, not make_unique: clang before 16 (the fuzz preset) lacks C++20's
+    // parenthesised aggregate initialisation.
+    : state_(new State{broker, metrics, std::move(options)}) {}
 Api::~Api() = default;
 
 void Api::begin_drain() {
@@ -114,6 +127,8 @@ asio::awaitable<http::Response> route(State& s, http::Request& req) {
     if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
     co_return co_await readiness(s);
   }
+  std::optional<http::Response> denied = co_await check_access(s, req, p);
+  if (denied) co_return std::move(*denied);
   if (n == 1 && p[0] == "metrics") {
     if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
     co_return co_await metrics_page(s);
@@ -134,12 +149,24 @@ asio::awaitable<http::Response> route(State& s, http::Request& req) {
         action != "resume") {
       co_return no_such_resource(req);
     }
-    const std::string allowed = action.empty() ? "GET" : "POST";
-    if (m != allowed) co_return method_not_allowed(allowed);
+    const std::string allowed = action.empty() ? "GET, PUT" : "POST";
+    const bool method_ok = action.empty() ? m == "GET" || m == "PUT" : m == "POST";
+    if (!method_ok) co_return method_not_allowed(allowed);
     if (!is_valid_queue_name(q)) co_return error_response(invalid_queue_name(q));
+    if (action.empty() && m == "PUT") co_return co_await configure_queue(s, req, q);
     if (action.empty()) co_return co_await get_queue(s, q);
-    if (action == "jobs") co_return co_await submit_job(s, req, q);
-    if (action == "batch") co_return co_await submit_batch(s, req, q);
+    if (action == "jobs" || action == "batch") {
+      if (auto refused = refusal_of_new_work(s, q)) co_return std::move(*refused);
+      // Not a conditional expression: GCC 12 miscompiles co_await inside ?:.
+      http::Response r;
+      if (action == "jobs") {
+        r = co_await submit_job(s, req, q);
+      } else {
+        r = co_await submit_batch(s, req, q);
+      }
+      if (r.status == 429) s.metrics.count_submit_refused(q, "queue_full");
+      co_return r;
+    }
     co_return co_await pause_queue(s, q, action == "pause");
   }
 
@@ -161,6 +188,9 @@ asio::awaitable<http::Response> route(State& s, http::Request& req) {
     co_return co_await ack_batch(s, req);
   }
 
+  if (p[1] == "flows" && n == 2 && m == "POST") {
+    if (auto refused = refusal_of_new_work(s, "(flows)")) co_return std::move(*refused);
+  }
   if (p[1] == "flows" && n <= 4) co_return co_await route_flows(s, req, p);
 
   // /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/{action}
@@ -241,12 +271,13 @@ http::Response error_response(const Status& st) {
       status = 500;
       break;
   }
-  // A 500 or 507 is the server's own trouble: say it where operators look.
-  if (status == 500 || status == 507) {
+  // A 500 is the server's own trouble: say it where operators look. (A 507
+  // is too, but the store logs a disk failure once, not once per request.)
+  if (status == 500) {
     log::error("request failed", {{"status", status}, {"reason", st.message()}});
   }
   auto r = http::problem(status, st.message());
-  if (status == 429 || status == 503) r.set("Retry-After", "1");
+  if (status == 429 || status == 503 || status == 507) r.set("Retry-After", "1");
   return r;
 }
 

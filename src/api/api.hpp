@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,12 +25,20 @@ class ServerMetrics;
 
 namespace errand::api {
 
+class Credentials;  // api/access_credentials.hpp
+
 struct ApiOptions {
   std::chrono::milliseconds max_wait{60'000};       // cap on Prefer: wait
   std::chrono::milliseconds sse_keepalive{15'000};  // comment line on idle SSE streams
   std::vector<std::string> cors_origins;            // empty: CORS off; "*": any origin
   // The body of GET /v1/alerts ({"alerts": [...]}); unset: no alert rules.
   std::function<std::string()> alerts_document;
+  // Why new work (submits, flows) is refused right now with 503, e.g. the
+  // memory guard; unset or nullopt: accepted.
+  std::function<std::optional<std::string>()> refuse_new_work;
+  // The tokens requests must carry (docs/security.md); null: no token is
+  // configured and every request is allowed.
+  std::shared_ptr<const Credentials> credentials;
 };
 
 class Api {

@@ -137,6 +137,7 @@ std::string leased_job_document(const JobView& v) {
 std::string queue_document(const QueueStats& q) {
   std::string out = "{\"name\":" + quote(q.name);
   out += std::string(",\"paused\":") + (q.paused ? "true" : "false");
+  out += ",\"max_queued\":" + (q.max_queued ? std::to_string(*q.max_queued) : std::string("null"));
   out += ",\"counts\":{";
   for (int i = 0; i < kJobStateCount; ++i) {
     if (i) out += ',';

@@ -122,6 +122,9 @@ Reply delete_job(State& s, const JobId& id);
 Reply list_queues(State& s);
 Reply get_queue(State& s, const std::string& queue);
 Reply pause_queue(State& s, const std::string& queue, bool paused);
+// PUT /v1/queues/{queue}: {"max_queued": N | null} (docs/api.md).
+Reply configure_queue(State& s, http::Request& req, const std::string& queue);
+inline constexpr std::int64_t kMaxQueuedLimit = 1'000'000'000;
 Reply readiness(State& s);
 
 // Observability (observability_handlers.cpp): GET /metrics, GET /v1/events.

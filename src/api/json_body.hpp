@@ -19,8 +19,12 @@ namespace json = boost::json;
 inline constexpr int kMaxJsonDepth = 64;                  // the outermost value is depth 1
 inline constexpr std::size_t kMaxPayloadBytes = 1 << 20;  // payloads and results
 
-// The body as JSON. 415 for a content type that is not JSON, 400 for bad
-// syntax or nesting deeper than kMaxJsonDepth.
+// The body as JSON. 415 for a content type that is not JSON; 400 for bad
+// syntax, invalid UTF-8 (lone surrogate escapes included), nesting deeper
+// than kMaxJsonDepth, a key repeated in one object (at any depth: keeping one
+// of the values would silently drop the others) and a number beyond the range
+// of a double (1e999 would be stored as an infinity JSON cannot express).
+// Messages name the byte where the body went wrong. Linear in the body's size.
 Result<json::value> parse_json_body(const http::Request& req);
 
 // Typed access to the members of a request object. Each getter returns

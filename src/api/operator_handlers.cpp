@@ -4,6 +4,7 @@
 
 #include "api/documents.hpp"
 #include "api/handlers.hpp"
+#include "api/json_body.hpp"
 #include "core/queue_name.hpp"
 #include "logging/log.hpp"
 
@@ -102,6 +103,29 @@ Reply pause_queue(State& s, const std::string& queue, bool paused) {
       [&](auto cb) { s.broker.set_paused(queue, paused, std::move(cb)); });
   if (!q) co_return error_response(q.status());
   log::info(paused ? "queue paused" : "queue resumed", {{"queue", queue}});
+  co_return json_response(200, queue_document(*q));
+}
+
+Reply configure_queue(State& s, http::Request& req, const std::string& queue) {
+  auto body = parse_json_body(req);
+  if (!body) co_return error_response(body.status());
+  if (!body->is_object())
+    co_return error_response(invalid_argument("the body must be a JSON object"));
+  const json::object& o = body->get_object();
+  Fields f(o);
+  f.only({"max_queued"});
+  QueueSettingsChange change;
+  if (const json::value* v = o.if_contains("max_queued"); v && v->is_null()) {
+    change.max_queued = 0;  // null removes the limit
+  } else {
+    change.max_queued = f.integer("max_queued", 1, kMaxQueuedLimit);
+  }
+  if (!f.status().is_ok()) co_return error_response(f.status());
+  auto q = co_await await_result<QueueStats>(
+      [&](auto cb) { s.broker.configure_queue(queue, change, std::move(cb)); });
+  if (!q) co_return error_response(q.status());
+  log::info("queue configured",
+            {{"queue", queue}, {"max_queued", q->max_queued ? *q->max_queued : 0}});
   co_return json_response(200, queue_document(*q));
 }
 

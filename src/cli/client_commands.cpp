@@ -39,6 +39,7 @@ int with_client(const ServerArgs& server, Call call) {
     ClientOptions options;
     options.server = server.url;
     options.token = server.token;
+    options.ca_file = server.ca_file;
     Client client(std::move(options));
     return call(client);
   } catch (const Error& e) {

@@ -24,6 +24,7 @@ inline constexpr const char* kDefaultServer = "http://127.0.0.1:7400";
 struct ServerArgs {
   std::string url = kDefaultServer;  // --server, ERRAND_URL
   std::string token;                 // --token, ERRAND_TOKEN; empty: none
+  std::string ca_file;               // --ca-file, ERRAND_CA_FILE; empty: the system's CAs
 };
 
 enum class Format { kJson, kTable };

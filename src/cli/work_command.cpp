@@ -208,6 +208,7 @@ int run_work(const WorkArgs& args) {
   WorkerOptions options;
   options.client.server = args.server.url;
   options.client.token = args.server.token;
+  options.client.ca_file = args.server.ca_file;
   options.queues = args.queues;
   options.name = args.name;
   options.concurrency = args.concurrency;

@@ -61,7 +61,8 @@ struct Client::Impl {
 
   explicit Impl(ClientOptions o)
       : options(std::move(o)),
-        transport(checked_base_url(options.server), options.connect_timeout, options.stop) {}
+        transport(checked_base_url(options.server), options.connect_timeout, options.stop,
+                  options.ca_file) {}
 
   [[nodiscard]] std::string context(const client_detail::HttpRequest& r) const {
     return "errand at " + transport.base_url() + " (" + r.method + " " + r.target + ")";

@@ -132,10 +132,11 @@ struct CurlTransport::Handles {
 };
 
 CurlTransport::CurlTransport(std::string base_url, std::chrono::milliseconds connect_timeout,
-                             const std::atomic<bool>* stop)
+                             const std::atomic<bool>* stop, std::string ca_file)
     : base_url_(std::move(base_url)),
       connect_timeout_(connect_timeout),
       stop_(stop),
+      ca_file_(std::move(ca_file)),
       handles_(std::make_unique<Handles>()) {}
 
 CurlTransport::~CurlTransport() = default;
@@ -181,6 +182,7 @@ HttpResponse CurlTransport::perform(const HttpRequest& request) {
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, handles_->error);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout_.count()));
+  if (!ca_file_.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, ca_file_.c_str());
   if (request.timeout.count() > 0)
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   if (request.silence_limit.count() > 0) {
@@ -255,8 +257,11 @@ HttpResponse CurlTransport::perform(const HttpRequest& request) {
 
   long os_errno = 0;
   curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+  // libcurl's own sentence says what was wrong with a certificate; errno would not.
+  const bool tls_failure = result == CURLE_PEER_FAILED_VERIFICATION ||
+                           result == CURLE_SSL_CACERT_BADFILE || result == CURLE_SSL_CONNECT_ERROR;
   std::string detail;
-  if (os_errno != 0) {
+  if (os_errno != 0 && !tls_failure) {
     detail = std::generic_category().message(static_cast<int>(os_errno));
   } else if (handles_->error[0] != '\0') {
     detail = handles_->error;
@@ -266,8 +271,17 @@ HttpResponse CurlTransport::perform(const HttpRequest& request) {
   long connected = 0;  // the local port: 0 while no connection was ever made
   curl_easy_getinfo(easy, CURLINFO_LOCAL_PORT, &connected);
   std::string message;
-  if (result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST ||
-      result == CURLE_COULDNT_RESOLVE_PROXY || connected == 0) {
+  if (result == CURLE_PEER_FAILED_VERIFICATION) {
+    message = "cannot verify the TLS certificate of errand at " + base_url_ + ": " + detail +
+              " (to trust a private CA or a self-signed certificate, give its PEM file as the "
+              "client's ca_file: --ca-file or ERRAND_CA_FILE)";
+  } else if (result == CURLE_SSL_CACERT_BADFILE) {
+    message = "cannot use the CA file '" + ca_file_ + "' to verify errand at " + base_url_ + ": " +
+              detail;
+  } else if (result == CURLE_SSL_CONNECT_ERROR) {
+    message = "the TLS handshake with errand at " + base_url_ + " failed: " + detail;
+  } else if (result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST ||
+             result == CURLE_COULDNT_RESOLVE_PROXY || connected == 0) {
     message = "cannot reach errand at " + base_url_ + ": " + detail;
   } else if (result == CURLE_OPERATION_TIMEDOUT && request.silence_limit.count() > 0 &&
              request.timeout.count() == 0) {
@@ -280,6 +294,10 @@ HttpResponse CurlTransport::perform(const HttpRequest& request) {
   } else {
     message = "lost the connection to errand at " + base_url_ + " (" + request.method + " " +
               request.target + "): " + detail;
+    // What a server that speaks only TLS does to a plain HTTP request.
+    if (result == CURLE_GOT_NOTHING && base_url_.starts_with("http://")) {
+      message += " (if the server serves HTTPS, use an https:// URL)";
+    }
   }
   throw Error(Error::Kind::kTransport, 0, std::move(message));
 }

@@ -46,9 +46,10 @@ struct HttpResponse {
 
 class CurlTransport {
  public:
-  // `base_url` has no trailing slash. `stop` may be null.
+  // `base_url` has no trailing slash. `stop` may be null. `ca_file`: the PEM
+  // file of the CAs that https:// servers are verified against; empty: the system's.
   CurlTransport(std::string base_url, std::chrono::milliseconds connect_timeout,
-                const std::atomic<bool>* stop);
+                const std::atomic<bool>* stop, std::string ca_file = {});
   ~CurlTransport();
   CurlTransport(const CurlTransport&) = delete;
   CurlTransport& operator=(const CurlTransport&) = delete;
@@ -65,6 +66,7 @@ class CurlTransport {
   std::string base_url_;
   std::chrono::milliseconds connect_timeout_;
   const std::atomic<bool>* stop_;
+  std::string ca_file_;
   std::unique_ptr<Handles> handles_;
 };
 

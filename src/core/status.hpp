@@ -45,6 +45,7 @@ inline Status not_found(std::string m) { return {Code::kNotFound, std::move(m)};
 inline Status conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
 inline Status too_large(std::string m) { return {Code::kTooLarge, std::move(m)}; }
 inline Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
+inline Status resource_exhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
 
 // Either a value or a non-ok Status.
 template <typename T>

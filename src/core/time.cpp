@@ -16,6 +16,11 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
+// 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the times with a
+// four-digit year in UTC.
+constexpr Millis kEarliestRfc3339 = -62'167'219'200'000;
+constexpr Millis kLatestRfc3339 = 253'402'300'799'999;
+
 bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 int days_in_month(int y, int m) {
@@ -116,7 +121,11 @@ std::optional<Millis> parse_rfc3339(std::string_view s) {
   const std::int64_t days =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  return secs * 1000 + millis;
+  const Millis t = secs * 1000 + millis;
+  // An offset can carry a time past year 0000 or 9999 in UTC, which
+  // format_rfc3339 cannot print as RFC 3339 (found by fuzz_job_json).
+  if (t < kEarliestRfc3339 || t > kLatestRfc3339) return std::nullopt;
+  return t;
 }
 
 }  // namespace errand

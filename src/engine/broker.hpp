@@ -89,6 +89,9 @@ struct HeartbeatOutcome {
 struct QueueStats {
   std::string name;
   bool paused = false;
+  // Admission limit: beyond this many queued + scheduled jobs, submits are
+  // refused (429). nullopt: no limit.
+  std::optional<std::int64_t> max_queued;
   std::int64_t counts[kJobStateCount] = {};
   std::optional<std::int64_t> oldest_queued_ms;
   std::int64_t enqueued_total = 0;
@@ -98,6 +101,13 @@ struct QueueStats {
   // since the server started), and whether one is open now (a long poll).
   std::optional<Millis> last_lease_request_at;
   bool asking_now = false;
+};
+
+// A change of a queue's settings (PUT /v1/queues/{queue}): a field that is
+// nullopt stays as it is.
+struct QueueSettingsChange {
+  // 0 removes the limit.
+  std::optional<std::int64_t> max_queued;
 };
 
 struct ListSpec {
@@ -116,7 +126,9 @@ class Broker {
  public:
   virtual ~Broker() = default;
 
-  // All or nothing: either every job is stored (or replayed) or none is.
+  // All or nothing: either every job is stored (or replayed) or none is. A
+  // queue at its max_queued refuses the whole batch (kResourceExhausted);
+  // idempotent replays add no job and pass.
   virtual void submit(std::vector<SubmitSpec> jobs, Callback<std::vector<SubmitOutcome>> done) = 0;
   // Leases up to spec.max ready jobs; an empty list when none is ready. Does
   // not wait: callers wait on the queue topics of waiters() and call again.
@@ -128,6 +140,9 @@ class Broker {
   virtual void retry(JobId id, Callback<JobView> done) = 0;
   virtual void discard(JobId id, Callback<Empty> done) = 0;
   virtual void set_paused(std::string queue, bool paused, Callback<QueueStats> done) = 0;
+  // Creates the queue when new, like set_paused.
+  virtual void configure_queue(std::string queue, QueueSettingsChange change,
+                               Callback<QueueStats> done) = 0;
 
   // Flows (engine/flow.hpp, core/flow.hpp). A submit stores the flow and
   // starts its first steps in one durable write; afterwards every change of a

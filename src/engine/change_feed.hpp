@@ -55,6 +55,9 @@ StateChange state_change(const JobRecord& r, std::optional<JobState> from,
 struct CommitStats {
   double write_seconds = 0;
   std::size_t changes = 0;
+  // The disk refused the write (I/O error, disk full): none of it is durable,
+  // and the store takes no writes until it has recovered.
+  bool failed = false;
 };
 
 template <typename Event>

@@ -63,6 +63,10 @@ ServerMetrics::ServerMetrics(Broker& broker)
           "Submits with Prefer: wait, by outcome: in_time (200, finished within the wait) or "
           "fell_back (202).",
           {"queue", "outcome"}, kQueueSeries * 2)),
+      submits_refused_(registry_.counter(
+          "errand_submits_refused_total",
+          "Submits refused by admission control: queue_full (429, max_queued) or memory (503).",
+          {"queue", "reason"}, kQueueSeries * 2)),
       jobs_(registry_.gauge("errand_jobs", "Jobs by queue and state, read at scrape time.",
                             {"queue", "state"}, kQueueSeries * kJobStateCount)),
       oldest_queued_(registry_.gauge("errand_oldest_queued_age_seconds",
@@ -95,6 +99,16 @@ ServerMetrics::ServerMetrics(Broker& broker)
                          .counter("errand_otlp_spans_dropped_total",
                                   "OpenTelemetry spans given up on (queue full, receiver failing).")
                          .with({})),
+      store_write_errors_(registry_
+                              .counter("errand_store_write_errors_total",
+                                       "Writes the disk refused (I/O error, disk full); each "
+                                       "stops writes until the store recovers on its own.")
+                              .with({})),
+      store_writable_(registry_
+                          .gauge("errand_store_writable",
+                                 "1 while the store takes writes, 0 after a disk failure until "
+                                 "it recovers; read at scrape time.")
+                          .with({})),
       queue_wait_(registry_.histogram("errand_queue_wait_seconds",
                                       "From ready (created or run_at) to leased.", kLatencyBuckets,
                                       {"queue"}, kQueueSeries)),
@@ -168,6 +182,11 @@ void ServerMetrics::count_sync_wait(std::string_view queue, bool in_time) {
   (in_time ? s.sync_in_time : s.sync_fell_back)->inc();
 }
 
+void ServerMetrics::count_submit_refused(std::string_view queue, std::string_view reason) {
+  std::lock_guard lock(mutex_);
+  submits_refused_.with({std::string(label_locked(queue)), std::string(reason)}).inc();
+}
+
 void ServerMetrics::on_changes(std::span<const StateChange> changes) {
   std::lock_guard lock(mutex_);
   std::string_view last_queue;
@@ -211,6 +230,10 @@ void ServerMetrics::on_changes(std::span<const StateChange> changes) {
 }
 
 void ServerMetrics::on_commit(const CommitStats& stats) {
+  if (stats.failed) {
+    store_write_errors_.inc();
+    return;
+  }
   fsync_.observe(stats.write_seconds);
   batch_size_.observe(static_cast<double>(stats.changes));
 }
@@ -231,6 +254,7 @@ std::string ServerMetrics::render(const std::vector<QueueStats>& queues) {
       s.oldest_ms = std::max(s.oldest_ms, q.oldest_queued_ms.value_or(0));
     }
     if (read_connections_) connections = read_connections_();
+    store_writable_.set(broker_.healthy() ? 1.0 : 0.0);
     // The log and the exporter keep their own totals: move the counters up to them.
     catch_up(log_lines_dropped_, log::dropped(), log_dropped_seen_);
     if (read_spans_) {

@@ -54,6 +54,9 @@ class ServerMetrics {
   Gauge& sse_streams() { return sse_streams_; }
   // A submit with Prefer: wait answered 200 within its wait, or 202.
   void count_sync_wait(std::string_view queue, bool in_time);
+  // A submit refused by admission control: reason "queue_full" (429) or
+  // "memory" (503, the memory guard).
+  void count_submit_refused(std::string_view queue, std::string_view reason);
   // A /v1/events subscriber dropped because it fell behind.
   void count_events_dropped() { events_dropped_.inc(); }
 
@@ -95,6 +98,7 @@ class ServerMetrics {
   CounterFamily& cancelled_;
   CounterFamily& lease_expiries_;
   CounterFamily& sync_waits_;
+  CounterFamily& submits_refused_;
   GaugeFamily& jobs_;
   GaugeFamily& oldest_queued_;
   Gauge& open_waits_;
@@ -104,6 +108,8 @@ class ServerMetrics {
   Counter& log_lines_dropped_;
   Counter& spans_exported_;
   Counter& spans_dropped_;
+  Counter& store_write_errors_;
+  Gauge& store_writable_;
   HistogramFamily& queue_wait_;
   HistogramFamily& run_;
   HistogramFamily& end_to_end_;

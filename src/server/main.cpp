@@ -4,11 +4,15 @@
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string_view>
+#include <tuple>
 
 #include "cli/commands.hpp"
+#include "core/queue_name.hpp"
 #include "logging/log.hpp"
 #include "server/serve.hpp"
 #include "tracing/otlp_exporter.hpp"
@@ -16,6 +20,10 @@
 namespace {
 
 namespace cli = errand::cli;
+
+constexpr std::int64_t kMaxHttpTimeoutMs = 3'600'000;  // the HTTP deadlines' upper bound
+// How long a SIGTERM waits for busy connections at most (--shutdown-timeout-ms).
+constexpr std::int64_t kMaxShutdownTimeoutMs = 3'600'000;
 
 // The [[alerts]] tables of the config file (SPEC §3 Alerts); false, with a
 // message, when one is malformed.
@@ -56,6 +64,110 @@ bool apply_alert_rules(const std::string& path, const toml::table& t,
   return true;
 }
 
+// The [[queues]] tables of the config file: per-queue settings applied at
+// start-up (docs/api.md "Queues"); false, with a message, when one is malformed.
+bool apply_queue_settings(const std::string& path, const toml::table& t,
+                          errand::server::ServeOptions& o) {
+  const toml::array* queues = t["queues"].as_array();
+  if (queues == nullptr) return true;
+  for (const auto& node : *queues) {
+    const toml::table* q = node.as_table();
+    std::string problem;
+    errand::server::ServeOptions::QueueConfig config;
+    if (q == nullptr) {
+      problem = "[[queues]] entries must be tables";
+    } else {
+      config.name = (*q)["name"].value_or(std::string());
+      const auto max_queued = (*q)["max_queued"].value<std::int64_t>();
+      for (const auto& [key, value] : *q) {
+        if (key != "name" && key != "max_queued") {
+          problem = "queue '" + config.name + "': unknown key '" + std::string(key.str()) + "'";
+        }
+      }
+      if (!errand::is_valid_queue_name(config.name)) {
+        problem = "queue '" + config.name + "': not a valid queue name";
+      } else if ((*q).contains("max_queued") &&
+                 (!max_queued || *max_queued < 1 || *max_queued > 1'000'000'000)) {
+        problem = "queue '" + config.name + "': max_queued must be an integer from 1 to 1e9";
+      }
+      config.max_queued = max_queued.value_or(0);
+    }
+    if (!problem.empty()) {
+      std::fprintf(stderr, "errand: config %s: %s\n", path.c_str(), problem.c_str());
+      return false;
+    }
+    o.queues.push_back(std::move(config));
+  }
+  return true;
+}
+
+// An array of strings, or nullopt for anything else.
+std::optional<std::vector<std::string>> string_list(const toml::node& node) {
+  const toml::array* array = node.as_array();
+  if (array == nullptr) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& e : *array) {
+    auto s = e.value<std::string>();
+    if (!s) return std::nullopt;
+    out.push_back(*s);
+  }
+  return out;
+}
+
+// The [[tokens]] tables of the config file (docs/security.md) as written:
+// their rules are checked by `serve` (core/access.hpp). False, with a message,
+// for a key of the wrong type or an unknown key: a typo such as `queue` for
+// `queues` must not quietly open every queue.
+bool read_token_tables(const std::string& path, const toml::table& t,
+                       errand::server::ServeOptions& o) {
+  const toml::node* node = t.get("tokens");
+  if (node == nullptr) return true;
+  const toml::array* tables = node->as_array();
+  std::string problem = tables == nullptr ? "tokens must be [[tokens]] tables" : "";
+  for (std::size_t i = 0; problem.empty() && i < tables->size(); ++i) {
+    const toml::table* table = (*tables)[i].as_table();
+    const std::string label = "[[tokens]] entry " + std::to_string(i + 1);
+    if (table == nullptr) {
+      problem = label + " must be a table";
+      break;
+    }
+    errand::TokenConfig token;
+    for (const auto& [key, value] : *table) {
+      const std::string_view k = key.str();
+      const auto text = value.value<std::string>();
+      if (k == "name" || k == "secret" || k == "secret_sha256") {
+        if (!text) {
+          problem = label + ": " + std::string(k) + " must be a string";
+        } else if (k == "name") {
+          token.name = *text;
+        } else if (k == "secret") {
+          token.secret = *text;
+        } else {
+          token.secret_sha256 = *text;
+        }
+      } else if (k == "roles" || k == "queues") {
+        auto list = string_list(value);
+        if (!list) {
+          problem = label + ": " + std::string(k) + " must be an array of strings";
+        } else if (k == "roles") {
+          token.roles = std::move(*list);
+        } else {
+          token.queue_globs = std::move(*list);
+        }
+      } else {
+        problem = label + ": unknown key '" + std::string(k) +
+                  "' (a token has name, secret_sha256 or secret, roles and queues)";
+      }
+    }
+    o.tokens.push_back(std::move(token));
+  }
+  if (!problem.empty()) {
+    std::fprintf(stderr, "errand: config %s: %s\n", path.c_str(), problem.c_str());
+    return false;
+  }
+  return true;
+}
+
 // Values from `--config FILE` fill the options not given as flags or ERRAND_* variables.
 bool apply_config_file(const std::string& path, CLI::App& serve, errand::server::ServeOptions& o,
                        std::string& durability, std::string& log_format, std::string& log_level) {
@@ -83,10 +195,75 @@ bool apply_config_file(const std::string& path, CLI::App& serve, errand::server:
   if (auto v = t["no_worker_after_ms"].value<std::int64_t>(); v && unset("--no-worker-after-ms")) {
     o.no_worker_after = std::chrono::milliseconds(*v);
   }
+  if (auto v = t["shutdown_timeout_ms"].value<std::int64_t>();
+      v && unset("--shutdown-timeout-ms")) {
+    if (*v < 0 || *v > kMaxShutdownTimeoutMs) {
+      std::fprintf(stderr, "errand: config %s: shutdown_timeout_ms must be 0 to %lld\n",
+                   path.c_str(), static_cast<long long>(kMaxShutdownTimeoutMs));
+      return false;
+    }
+    o.drain_grace = std::chrono::milliseconds(*v);
+  }
   if (auto v = t["otlp_endpoint"].value<std::string>(); v && unset("--otlp-endpoint")) {
     o.otlp_endpoint = *v;
   }
-  return apply_alert_rules(path, t, o);
+  if (auto v = t["tls_cert"].value<std::string>(); v && unset("--tls-cert")) o.tls_cert = *v;
+  if (auto v = t["tls_key"].value<std::string>(); v && unset("--tls-key")) o.tls_key = *v;
+  for (auto [key, flag, target] :
+       {std::tuple{"header_timeout_ms", "--header-timeout-ms", &o.header_timeout},
+        std::tuple{"body_timeout_ms", "--body-timeout-ms", &o.body_timeout},
+        std::tuple{"write_timeout_ms", "--write-timeout-ms", &o.write_timeout}}) {
+    const auto v = t[key].value<std::int64_t>();
+    if (!v || !unset(flag)) continue;
+    if (*v < 1 || *v > kMaxHttpTimeoutMs) {
+      std::fprintf(stderr, "errand: config %s: %s must be from 1 to %lld\n", path.c_str(), key,
+                   static_cast<long long>(kMaxHttpTimeoutMs));
+      return false;
+    }
+    *target = std::chrono::milliseconds(*v);
+  }
+  if (auto v = t["max_memory_mb"].value<std::int64_t>(); v && unset("--max-memory-mb")) {
+    if (*v < 0) {
+      std::fprintf(stderr, "errand: config %s: max_memory_mb must be 0 (automatic) or more\n",
+                   path.c_str());
+      return false;
+    }
+    o.max_memory_bytes = static_cast<std::uint64_t>(*v) * 1024 * 1024;
+  }
+  return apply_queue_settings(path, t, o) && apply_alert_rules(path, t, o) &&
+         read_token_tables(path, t, o);
+}
+
+// The HTTP deadlines of `errand serve` in milliseconds, as parsed.
+struct HttpTimeoutsMs {
+  std::int64_t header = 10'000;
+  std::int64_t body = 30'000;
+  std::int64_t write = 30'000;
+};
+
+// --tls-cert, --tls-key and the HTTP deadlines of `errand serve` (docs/security.md).
+void add_tls_and_timeout_options(CLI::App* serve, errand::server::ServeOptions& o,
+                                 HttpTimeoutsMs& ms) {
+  serve
+      ->add_option("--tls-cert", o.tls_cert,
+                   "Serve HTTPS with this PEM certificate (then any intermediates); needs "
+                   "--tls-key")
+      ->envname("ERRAND_TLS_CERT");
+  serve->add_option("--tls-key", o.tls_key, "The PEM private key of --tls-cert (unencrypted)")
+      ->envname("ERRAND_TLS_KEY");
+  const auto timeout = [serve](const char* flag, std::int64_t& value, const char* env,
+                               const char* what) {
+    serve->add_option(flag, value, what)
+        ->envname(env)
+        ->check(CLI::Range(std::int64_t{1}, kMaxHttpTimeoutMs))
+        ->capture_default_str();
+  };
+  timeout("--header-timeout-ms", ms.header, "ERRAND_HEADER_TIMEOUT_MS",
+          "A request's head (and a TLS handshake) must arrive within this many milliseconds");
+  timeout("--body-timeout-ms", ms.body, "ERRAND_BODY_TIMEOUT_MS",
+          "A request's body must arrive within this many milliseconds after its head");
+  timeout("--write-timeout-ms", ms.write, "ERRAND_WRITE_TIMEOUT_MS",
+          "Each response write must complete within this many milliseconds");
 }
 
 void add_server_options(CLI::App* cmd, cli::ServerArgs& server) {
@@ -96,6 +273,11 @@ void add_server_options(CLI::App* cmd, cli::ServerArgs& server) {
   cmd->add_option("--token", server.token,
                   "Bearer token (prefer ERRAND_TOKEN: arguments are visible in ps)")
       ->envname("ERRAND_TOKEN");
+  cmd->add_option("--ca-file", server.ca_file,
+                  "PEM file of the CAs to trust for an https:// server (e.g. a private CA) "
+                  "instead of the system's")
+      ->envname("ERRAND_CA_FILE")
+      ->check(CLI::ExistingFile);
 }
 
 void add_format_option(CLI::App* cmd, cli::Format& format) {
@@ -143,6 +325,8 @@ int main(int argc, char** argv) {
   std::string config;
   std::int64_t max_wait_ms = 60'000;
   std::int64_t no_worker_after_ms = 30'000;
+  std::int64_t shutdown_timeout_ms = 10'000;
+  std::int64_t max_memory_mb = 0;
   CLI::App* serve = app.add_subcommand("serve", "Run the job server on the embedded store");
   serve->footer("Example: errand serve --listen 127.0.0.1:7400 --data-dir ./errand-data");
   // The last --listen wins, so a wrapper (or a test harness) can append one.
@@ -175,9 +359,18 @@ int main(int argc, char** argv) {
       ->envname("ERRAND_NO_WORKER_AFTER_MS")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{7} * 24 * 3600 * 1000))
       ->capture_default_str();
+  serve
+      ->add_option("--shutdown-timeout-ms", shutdown_timeout_ms,
+                   "On SIGTERM/SIGINT, wait this long at most for busy connections (a request, a "
+                   "stream) before closing them and exiting, in milliseconds")
+      ->envname("ERRAND_SHUTDOWN_TIMEOUT_MS")
+      ->check(CLI::Range(std::int64_t{0}, kMaxShutdownTimeoutMs))
+      ->capture_default_str();
   serve->add_option("--max-connections", options.max_connections, "Open connections at most")
       ->envname("ERRAND_MAX_CONNECTIONS")
       ->capture_default_str();
+  HttpTimeoutsMs http_timeouts_ms;
+  add_tls_and_timeout_options(serve, options, http_timeouts_ms);
   serve
       ->add_option("--cors-origin", options.cors_origins,
                    "Let pages from this origin call the API from a browser (repeatable; * = any)")
@@ -193,8 +386,20 @@ int main(int argc, char** argv) {
       ->envname("ERRAND_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+  serve
+      ->add_flag("--insecure", options.insecure,
+                 "Serve a non-loopback address without any token (anyone who can connect can "
+                 "do anything; docs/security.md)")
+      ->envname("ERRAND_INSECURE");
   serve->add_option("--threads", options.threads, "I/O threads (0: one per core)")
       ->envname("ERRAND_THREADS")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-memory-mb", max_memory_mb,
+                   "Refuse new jobs and flows with 503 while the server's resident memory is "
+                   "above this (0: 80% of the cgroup's or the machine's memory)")
+      ->envname("ERRAND_MAX_MEMORY_MB")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   serve
       ->add_option("--otlp-endpoint", options.otlp_endpoint,
@@ -355,8 +560,22 @@ int main(int argc, char** argv) {
   if (serve->parsed()) {
     options.max_wait = std::chrono::milliseconds(max_wait_ms);
     options.no_worker_after = std::chrono::milliseconds(no_worker_after_ms);
+    options.drain_grace = std::chrono::milliseconds(shutdown_timeout_ms);
+    options.header_timeout = std::chrono::milliseconds(http_timeouts_ms.header);
+    options.body_timeout = std::chrono::milliseconds(http_timeouts_ms.body);
+    options.write_timeout = std::chrono::milliseconds(http_timeouts_ms.write);
+    options.max_memory_bytes = static_cast<std::uint64_t>(max_memory_mb) * 1024 * 1024;
+    // Only from the environment: a secret on the command line shows in ps.
+    if (const char* admin = std::getenv("ERRAND_ADMIN_TOKEN")) options.admin_token = admin;
     if (!config.empty() &&
         !apply_config_file(config, *serve, options, durability, log_format, log_level)) {
+      return 2;
+    }
+    if (options.tls_cert.empty() != options.tls_key.empty()) {
+      std::fprintf(stderr,
+                   "errand: HTTPS needs both --tls-cert and --tls-key (ERRAND_TLS_CERT and "
+                   "ERRAND_TLS_KEY, or tls_cert and tls_key in the config); only %s is set\n",
+                   options.tls_cert.empty() ? "the key" : "the certificate");
       return 2;
     }
     if (!errand::log::parse_format(log_format, options.log_format)) {

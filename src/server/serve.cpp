@@ -6,17 +6,20 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <cstdio>
+#include <future>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "alerts/alert_service.hpp"
+#include "api/access_credentials.hpp"
 #include "api/api.hpp"
 #include "api/http/server.hpp"
 #include "engine/broker.hpp"
 #include "logging/job_log.hpp"
 #include "logging/log.hpp"
 #include "metrics/server_metrics.hpp"
+#include "server/memory_guard.hpp"
 #include "store/embedded/embedded_broker.hpp"
 #include "tracing/otlp_exporter.hpp"
 
@@ -44,10 +47,37 @@ std::string_view durability_name(embedded::Durability d) {
                                            : "memory";
 }
 
+// Applies the config file's [[queues]] settings, each durably, before serving.
+Status configure_queues(Broker& broker, const std::vector<ServeOptions::QueueConfig>& queues) {
+  for (const auto& q : queues) {
+    std::promise<Status> written;
+    broker.configure_queue(q.name, {.max_queued = q.max_queued},
+                           [&written](Result<QueueStats> r) { written.set_value(r.status()); });
+    if (Status s = written.get_future().get(); !s.is_ok()) return s;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 int serve(const ServeOptions& options) {
   log::configure(options.log_format, options.log_level, log::Writer::kBackground);
+  auto credentials = api::credentials_for_serving(options.tokens, options.admin_token,
+                                                  options.listen, options.insecure);
+  if (!credentials) {
+    std::fprintf(stderr, "errand: %s\n", credentials.status().message().c_str());
+    return 2;
+  }
+  std::shared_ptr<http::TlsContext> tls;
+  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    std::string error;
+    tls =
+        http::load_tls_context({.cert_file = options.tls_cert, .key_file = options.tls_key}, error);
+    if (!tls) {
+      std::fprintf(stderr, "errand: cannot serve HTTPS: %s\n", error.c_str());
+      return 2;
+    }
+  }
   auto opened =
       embedded::open_embedded_broker({.data_dir = options.data_dir,
                                       .durability = options.durability,
@@ -58,6 +88,12 @@ int serve(const ServeOptions& options) {
     return 1;
   }
   std::unique_ptr<Broker> broker = std::move(opened.value());
+  if (Status configured = configure_queues(*broker, options.queues); !configured.is_ok()) {
+    log::error("cannot apply the [[queues]] settings", {{"reason", configured.message()}});
+    return 1;
+  }
+  MemoryGuard memory_guard(options.max_memory_bytes);
+  log::info("memory guard", {{"limit_mib", memory_guard.limit_bytes() / (1024 * 1024)}});
   metrics::ServerMetrics metrics(*broker);
   log::JobLog job_log(broker->changes());
   std::optional<alerts::AlertService> alert_service;
@@ -81,36 +117,36 @@ int serve(const ServeOptions& options) {
   api::Api api(*broker, metrics,
                {.max_wait = options.max_wait,
                 .cors_origins = options.cors_origins,
-                .alerts_document = [&alert_service] {
-                  std::string body = R"({"alerts":[)";
-                  if (alert_service) {
-                    const auto list = alert_service->list();
-                    for (std::size_t i = 0; i < list.size(); ++i) {
-                      if (i > 0) body += ',';
-                      body += alerts::alert_json(list[i]);
-                    }
-                  }
-                  return body + "]}";
-                }});
+                .alerts_document =
+                    [&alert_service] {
+                      std::string body = R"({"alerts":[)";
+                      if (alert_service) {
+                        const auto list = alert_service->list();
+                        for (std::size_t i = 0; i < list.size(); ++i) {
+                          if (i > 0) body += ',';
+                          body += alerts::alert_json(list[i]);
+                        }
+                      }
+                      return body + "]}";
+                    },
+                .refuse_new_work = [&memory_guard] { return memory_guard.refusal(); },
+                .credentials = *credentials});
 
   asio::io_context io;
   http::ServerLimits limits;
   limits.max_connections = options.max_connections;
+  limits.header_timeout = options.header_timeout;
+  limits.body_timeout = options.body_timeout;
+  limits.write_timeout = options.write_timeout;
   http::Server server(
-      io, [&api](http::Request& req) { return api.handle(req); }, limits);
+      io, [&api](http::Request& req) { return api.handle(req); }, limits, tls);
   metrics.set_connections_source([&server] { return server.open_connections(); });
   if (auto err = server.listen(options.listen)) {
     log::error("cannot listen", {{"listen", options.listen}, {"reason", *err}});
     return 2;
   }
-  const auto colon = options.listen.rfind(':');
-  std::printf("errand listening on %s:%u\n", options.listen.substr(0, colon).c_str(),
-              static_cast<unsigned>(server.port()));
-  std::fflush(stdout);
-  log::info("serving", {{"data_dir", options.data_dir},
-                        {"port", server.port()},
-                        {"durability", durability_name(options.durability)}});
-
+  // Before the listening line: whoever waits for it (a supervisor, a test)
+  // may send SIGTERM at once, and must get a drain, not the default action.
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
@@ -124,6 +160,15 @@ int serve(const ServeOptions& options) {
         },
         asio::detached);
   });
+
+  const auto colon = options.listen.rfind(':');
+  std::printf("errand listening on %s:%u\n", options.listen.substr(0, colon).c_str(),
+              static_cast<unsigned>(server.port()));
+  std::fflush(stdout);
+  log::info("serving", {{"data_dir", options.data_dir},
+                        {"port", server.port()},
+                        {"scheme", tls ? "https" : "http"},
+                        {"durability", durability_name(options.durability)}});
 
   const int n =
       options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());

@@ -49,6 +49,11 @@ TempDir::~TempDir() {
 
 ServerProcess::ServerProcess() { spawn(0); }
 
+ServerProcess::ServerProcess(std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)) {
+  spawn(0);
+}
+
 ServerProcess::~ServerProcess() { kill(); }
 
 std::string ServerProcess::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -84,6 +89,7 @@ void ServerProcess::spawn(int port) {
   const std::string listen = "127.0.0.1:" + std::to_string(port);
   const std::string bin = errand_binary();
   std::vector<std::string> args = {bin, "serve", "--listen", listen, "--data-dir", data_dir};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

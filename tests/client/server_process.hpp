@@ -14,6 +14,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace errand::client_testing {
 
@@ -35,6 +36,8 @@ class ServerProcess {
   // Starts the server; throws std::runtime_error (with its log) when it does
   // not announce its port within a few seconds.
   ServerProcess();
+  // With more arguments for `errand serve`, e.g. {"--config", path}.
+  explicit ServerProcess(std::vector<std::string> extra_args);
   ~ServerProcess();  // SIGKILL, reaped
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -54,6 +57,7 @@ class ServerProcess {
   void spawn(int port);
 
   TempDir dir_;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   int port_ = 0;

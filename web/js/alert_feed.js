@@ -11,6 +11,7 @@ export class AlertFeed {
   constructor() {
     this.alerts = [];
     this.available = null; // null: not asked yet; false: this server has no alerts
+    this.problem = null;   // why this token may not see them (a 403), in words
     this.listeners = new Set();
   }
 
@@ -37,7 +38,9 @@ export class AlertFeed {
       const { alerts } = await get('/v1/alerts');
       this.alerts = Array.isArray(alerts) ? alerts : [];
       this.available = true;
+      this.problem = null;
     } catch (e) {
+      if (e.status === 403) this.problem = e.message;
       if (e.status === 404) {
         this.available = false;
         next = ABSENT_POLL_MS;

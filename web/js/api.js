@@ -3,12 +3,42 @@
 // back as an ApiError with the server's own words (RFC 9457 problem+json).
 //
 // The page is served by errand itself, so paths are relative to its origin.
+//
+// The token lives in sessionStorage: this tab only, gone when it closes, and
+// never a cookie, so the browser sends it on no request by itself
+// (docs/security.md, "The dashboard").
 
-let token = null;
+const TOKEN_KEY = 'errand.token';
+let token = storedToken();
+const signInListeners = new Set();
 
-/** Sets the bearer token sent with every request (null: none). */
+function storedToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null; // storage disabled: the token lasts until the page is left
+  }
+}
+
+/** Sets the bearer token sent with every request and keeps it for this tab (null: none). */
 export function setToken(value) {
   token = value || null;
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // storage disabled: kept in memory only
+  }
+}
+
+/** Whether a token is being sent. */
+export function hasToken() {
+  return token !== null;
+}
+
+/** Calls fn(detail) each time the server answers 401: a token is missing or not valid. */
+export function onSignInNeeded(fn) {
+  signInListeners.add(fn);
 }
 
 /** The headers that authenticate a request. */
@@ -22,6 +52,18 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
   }
+}
+
+/**
+ * The ApiError for an answer `res` that is not 2xx, whose body parsed to
+ * `data` (a problem, or null). A 401 also tells the onSignInNeeded listeners;
+ * a 403 says in words that the token lacks the right.
+ */
+export function errorOf(res, data) {
+  const detail = data?.detail || data?.title || `${res.status} ${res.statusText}`;
+  if (res.status === 401) for (const fn of signInListeners) fn(detail);
+  if (res.status === 403) return new ApiError(403, `This token may not see this: ${detail}`);
+  return new ApiError(res.status, detail);
 }
 
 /**
@@ -49,10 +91,7 @@ export async function request(method, path, { body, signal } = {}) {
   } catch {
     // a proxy's HTML error page, say: reported below by status
   }
-  if (!res.ok) {
-    const detail = data?.detail || data?.title || `${res.status} ${res.statusText}`;
-    throw new ApiError(res.status, detail);
-  }
+  if (!res.ok) throw errorOf(res, data);
   return data;
 }
 

@@ -1,7 +1,8 @@
 // The dashboard's entry point: starts the live feeds, draws the view the URL
 // fragment names (router.js) and keeps the header current.
 //
-// Modules, in reading order: api.js (every request), sse.js (event streams),
+// Modules, in reading order: api.js (every request), sign_in.js (the token
+// form a server with tokens needs), sse.js (event streams),
 // queue_feed.js and alert_feed.js (live data), live.js (one job or flow
 // followed live), router.js, then views/*.js (one per view), with dom.js,
 // format.js and sparkline.js as helpers.
@@ -10,6 +11,7 @@ import { h, replaceChildren } from './dom.js';
 import { AlertFeed } from './alert_feed.js';
 import { QueueFeed } from './queue_feed.js';
 import { currentRoute, href } from './router.js';
+import { startSignIn } from './sign_in.js';
 import { alertsView } from './views/alerts.js';
 import { deadLettersView } from './views/dead_letters.js';
 import { flowView } from './views/flow.js';
@@ -37,6 +39,8 @@ const MODE_TEXT = {
   stream: 'Live',
   polling: 'Live (polling every second)',
   offline: 'Server unreachable, retrying',
+  'signed-out': 'Not signed in',
+  forbidden: 'Signed in; this token may not see the queues',
 };
 
 const feed = new QueueFeed();
@@ -92,6 +96,7 @@ function notFoundView(root) {
     h('p', {}, 'This address names no view of the dashboard. ', h('a', { href: href('overview') }, 'Go to the overview'), '.'));
 }
 
+startSignIn(); // before the first request, so that its 401 shows the form
 feed.subscribe(drawHeader);
 alerts.subscribe(drawAlertBadge);
 window.addEventListener('hashchange', render);

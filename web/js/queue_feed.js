@@ -21,7 +21,8 @@ const STALE_MS = 3000;
 export class QueueFeed {
   constructor() {
     this.queues = new Map(); // name -> {doc, history: [{t, inRate, outRate, lag}]}
-    this.mode = 'starting';  // 'stream' | 'polling' | 'offline'
+    this.mode = 'starting';  // 'stream' | 'polling' | 'offline' | 'signed-out' | 'forbidden'
+    this.problem = null;     // in 'forbidden' mode: why, in the server's words
     this.listeners = new Set();
     this.jobListeners = new Set();
     this.lastSnapshot = 0;
@@ -100,9 +101,12 @@ export class QueueFeed {
     try {
       const { queues } = await get('/v1/queues');
       this.mode = mode;
+      this.problem = null;
       this.record(queues, Date.now(), true);
-    } catch {
-      this.mode = 'offline';
+    } catch (e) {
+      // A token problem is not the server being away: say which it is.
+      this.mode = e.status === 401 ? 'signed-out' : e.status === 403 ? 'forbidden' : 'offline';
+      this.problem = e.status === 403 ? e.message : null;
     }
     this.notify();
   }

@@ -1,7 +1,7 @@
 // Server-Sent Events read with fetch rather than EventSource, because
 // EventSource cannot send an Authorization header (see api.js).
 
-import { ApiError, authHeaders } from './api.js';
+import { ApiError, authHeaders, errorOf } from './api.js';
 
 /**
  * Opens the event stream at `path` and calls onEvent({type, id, data}) for
@@ -22,6 +22,15 @@ export async function readEvents(path, { onEvent, signal, lastEventId } = {}) {
     throw new ApiError(0, `cannot open ${path}: ${e.message}`);
   }
   const type = res.headers.get('content-type') || '';
+  if (res.status === 401 || res.status === 403) {
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      // not a problem document: errorOf falls back on the status
+    }
+    throw errorOf(res, data);
+  }
   if (!res.ok || !type.startsWith('text/event-stream')) {
     res.body?.cancel().catch(() => {});
     throw new ApiError(res.status, `${path} is not an event stream here (${res.status})`);

@@ -34,6 +34,10 @@ void DisconnectWatch::start() {
   // The connection's coroutine holds the owner while it handles a request.
   if (!owner) return;
   state_ = State::kWatching;
+  arm(std::move(owner));
+}
+
+void DisconnectWatch::arm(std::shared_ptr<void> owner) {
   socket_.async_receive(
       net::buffer(&peeked_, 1), tcp::socket::message_peek,
       [this, owner = std::move(owner), generation = generation_](
@@ -47,6 +51,7 @@ bool DisconnectWatch::check_now() {
       declare_gone();
       return false;
     case Peek::kReadable:
+      if (!peek_finds_requests_) break;
       state_ = State::kReadable;
       return false;
     case Peek::kNothing:

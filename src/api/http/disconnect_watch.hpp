@@ -10,6 +10,9 @@
 // stream or an error means the client is gone. A request whose handler never
 // asks costs nothing.
 //
+// Over TLS a peek cannot tell the client's close_notify from a pipelined
+// request: TlsDisconnectWatch (tls_watch.hpp) reads instead of peeking.
+//
 // Confined to the connection's strand.
 #pragma once
 
@@ -23,10 +26,11 @@
 
 namespace errand::http::detail {
 
-class DisconnectWatch final : public ClientWatch {
+class DisconnectWatch : public ClientWatch {
  public:
   // REQUIRES: `socket` outlives this watch (both belong to one connection).
-  explicit DisconnectWatch(boost::asio::ip::tcp::socket& socket) : socket_(socket) {}
+  explicit DisconnectWatch(boost::asio::ip::tcp::socket& socket) : DisconnectWatch(socket, true) {}
+  virtual ~DisconnectWatch() = default;
 
   DisconnectWatch(const DisconnectWatch&) = delete;
   DisconnectWatch& operator=(const DisconnectWatch&) = delete;
@@ -62,6 +66,19 @@ class DisconnectWatch final : public ClientWatch {
   bool gone() override;
   void on_gone(std::function<void()> wake) override;
 
+ protected:
+  // `peek_finds_requests`: bytes waiting on the socket are the client's next
+  // request, so it is not gone (plain HTTP). When false, only arm() can tell.
+  DisconnectWatch(boost::asio::ip::tcp::socket& socket, bool peek_finds_requests)
+      : socket_(socket), peek_finds_requests_(peek_finds_requests) {}
+
+  // Starts the asynchronous watch. Its completion must call
+  // complete(generation(), ec, n), with n > 0 when the client sent bytes,
+  // and keep `owner` until then. This one peeks.
+  virtual void arm(std::shared_ptr<void> owner);
+  void complete(std::uint64_t generation, const boost::system::error_code& ec, std::size_t n);
+  std::uint64_t generation() const { return generation_; }
+
  private:
   enum class State {
     kIdle,      // not watching: nobody asked
@@ -73,10 +90,10 @@ class DisconnectWatch final : public ClientWatch {
   // When not watching yet, peeks without waiting and records a verdict if
   // there is one. Returns true when the socket is idle and nothing is known.
   bool check_now();
-  void complete(std::uint64_t generation, const boost::system::error_code& ec, std::size_t n);
   void declare_gone();
 
   boost::asio::ip::tcp::socket& socket_;
+  const bool peek_finds_requests_;
   std::weak_ptr<void> owner_;
   std::function<void()> wake_;
   State state_ = State::kIdle;

@@ -17,6 +17,7 @@ namespace errand::http {
 
 using detail::Connection;
 using detail::log_error;
+using detail::log_exception;
 using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 using Impl = Server::Impl;
@@ -29,23 +30,6 @@ constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr std::size_t kMaxRejecting = 64;
 // Accept fails mostly for lack of file descriptors; retrying at once would spin.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
-
-void log_exception(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    log_error(std::string("connection aborted: ") + ex.what());
-  } catch (...) {
-    log_error("connection aborted: unknown exception");
-  }
-}
-
-void close_now(Connection& conn) {
-  error_code ignored;
-  conn.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  conn.stream.close();
-}
 
 net::awaitable<void> accept_loop(std::shared_ptr<Impl> server) {
   for (;;) {
@@ -105,6 +89,17 @@ std::optional<ListenAddress> parse_listen_address(std::string_view address) {
 
 }  // namespace
 
+void detail::log_exception(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log_error(std::string("connection aborted: ") + ex.what());
+  } catch (...) {
+    log_error("connection aborted: unknown exception");
+  }
+}
+
 void Impl::admit(tcp::socket socket) {
   std::shared_ptr<Connection> conn;
   {
@@ -113,17 +108,18 @@ void Impl::admit(tcp::socket socket) {
     // connection registered here is either in that snapshot or never served.
     if (closing) return;
     if (connections.size() < limits.max_connections) {
-      conn = std::make_shared<Connection>(std::move(socket), detail::buffer_limit(limits));
+      conn = detail::make_connection(*this, std::move(socket));
       connections.emplace(conn.get(), conn);
       open = connections.size();
     }
   }
   if (conn) {
-    const auto executor = conn->stream.get_executor();
-    net::co_spawn(executor, detail::serve(shared_from_this(), std::move(conn)), log_exception);
+    conn->start(shared_from_this());
     return;
   }
-  if (rejecting >= kMaxRejecting) return;
+  // A TLS client would need a handshake to read a 503: at the cap, that is
+  // work the server cannot spare. The socket closes as it goes out of scope.
+  if (tls || rejecting >= kMaxRejecting) return;
   ++rejecting;
   const auto executor = socket.get_executor();
   net::co_spawn(executor, detail::turn_away(shared_from_this(), std::move(socket)), log_exception);
@@ -165,9 +161,9 @@ void Impl::stop_accepting() {
 void Impl::close_idle() {
   draining = true;
   for (auto& conn : snapshot()) {
-    const auto executor = conn->stream.get_executor();
+    const auto executor = conn->executor;
     net::post(executor, [conn = std::move(conn)] {
-      if (conn->idle) close_now(*conn);
+      if (conn->idle) conn->close_now();
     });
   }
 }
@@ -179,13 +175,14 @@ void Impl::close_all() {
     closing = true;
   }
   for (auto& conn : snapshot()) {
-    const auto executor = conn->stream.get_executor();
-    net::post(executor, [conn = std::move(conn)] { close_now(*conn); });
+    const auto executor = conn->executor;
+    net::post(executor, [conn = std::move(conn)] { conn->close_now(); });
   }
 }
 
-Server::Server(net::io_context& io, Handler handler, ServerLimits limits)
-    : impl_(std::make_shared<Impl>(io, std::move(handler), limits)) {}
+Server::Server(net::io_context& io, Handler handler, ServerLimits limits,
+               std::shared_ptr<TlsContext> tls)
+    : impl_(std::make_shared<Impl>(io, std::move(handler), limits, std::move(tls))) {}
 
 Server::~Server() {
   impl_->stop_accepting();

@@ -4,8 +4,16 @@
 //
 // Framing errors never reach the handler: they are answered here with a
 // problem+json body and the connection is closed (413 body too large, 431
-// header too large, 400 for anything malformed or ambiguous, such as both
-// Content-Length and Transfer-Encoding, obs-fold or a bare LF).
+// header too large, 505 an HTTP version other than 1.0 and 1.1, 501 a
+// transfer coding other than chunked, 400 for anything malformed or
+// ambiguous, such as both Content-Length and Transfer-Encoding, repeated
+// lengths, obs-fold or a bare LF; docs/reliability.md lists every case). A
+// client too slow to send its head or body, or to read its answer, is cut at
+// the deadline without an answer.
+//
+// With a TlsContext it serves HTTPS instead (TLS 1.2 or 1.3, see
+// tls_context.cpp): the handshake must end within the header timeout, and
+// everything above holds inside the TLS stream.
 //
 // Thread-safe: every member function may be called from any thread, including
 // from inside a handler. Each connection is a coroutine on its own strand of
@@ -37,7 +45,9 @@ namespace errand::http {
 struct ServerLimits {
   std::size_t max_header_bytes = 16 * 1024;      // request line + fields; beyond: 431
   std::size_t max_body_bytes = 2 * 1024 * 1024;  // declared or chunked; beyond: 413
-  // From the first byte of a request to the end of its header.
+  // From the first byte of a request to the end of its header; for the first
+  // request of a connection, from its accept (or the end of its TLS
+  // handshake). It bounds the TLS handshake too.
   std::chrono::milliseconds header_timeout{10'000};
   // A keep-alive connection waiting for its next request.
   std::chrono::milliseconds idle_timeout{60'000};
@@ -45,15 +55,32 @@ struct ServerLimits {
   std::chrono::milliseconds body_timeout{30'000};
   // Each response write, and each chunk of a stream: bounds a reader that stopped reading.
   std::chrono::milliseconds write_timeout{30'000};
-  // Beyond: the new connection gets a 503 problem with Retry-After and is closed.
+  // Beyond: the new connection gets a 503 problem with Retry-After and is
+  // closed (over TLS: closed at once, a handshake would cost more than it saves).
   std::size_t max_connections = 10'000;
 };
+
+// A certificate and its private key, loaded for HTTPS. Opaque: OpenSSL stays
+// out of this header. Thread-safe; shared by every connection.
+class TlsContext;
+
+struct TlsFiles {
+  std::string cert_file;  // PEM: the certificate, then any intermediate certificates
+  std::string key_file;   // PEM: its private key, not encrypted
+};
+
+// Loads `files` and checks that the key matches the certificate. On failure
+// returns null and sets `error` to "<file>: <reason>". Logs a warning for a
+// certificate that has expired or is not valid yet.
+std::shared_ptr<TlsContext> load_tls_context(const TlsFiles& files, std::string& error);
 
 class Server {
  public:
   // REQUIRES: `io` outlives this Server, and the Server is destroyed before
-  // `io` is. `handler` is called concurrently from many strands.
-  Server(boost::asio::io_context& io, Handler handler, ServerLimits limits = {});
+  // `io` is. `handler` is called concurrently from many strands. With `tls`
+  // every connection is HTTPS; without, plain HTTP.
+  Server(boost::asio::io_context& io, Handler handler, ServerLimits limits = {},
+         std::shared_ptr<TlsContext> tls = nullptr);
   // Stops accepting and closes every connection. Connection coroutines finish
   // on the io_context afterwards and keep what they use (the handler) alive.
   ~Server();

@@ -1,19 +1,20 @@
 // Internal to errand_http: the state that server.cpp (accepting, the registry
-// of connections, shutdown) and connection.cpp (the requests of one
-// connection) share. Sees Beast; include it from nowhere else.
+// of connections, shutdown) and the connection code (connection.hpp: the
+// requests of one connection, plain or TLS) share. Sees Asio; include it from
+// nowhere else.
 #pragma once
 
-#include "api/http/disconnect_watch.hpp"
 #include "api/http/server.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,25 +25,25 @@
 namespace errand::http {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
 namespace detail {
 
-// One accepted connection. Confined to the strand of `stream`.
-struct Connection {
-  // `buffer_limit` bounds what a request may make us hold beyond its body:
-  // a head, or a chunk-size line with endless extensions (Beast bounds neither
-  // by itself once the head is parsed).
-  Connection(tcp::socket socket, std::size_t buffer_limit)
-      : stream(std::move(socket)), buffer(buffer_limit) {}
+// One accepted connection, over plain TCP or TLS (StreamConnection in
+// connection.hpp). Confined to the strand `executor`, which never changes.
+struct Connection : std::enable_shared_from_this<Connection> {
+  explicit Connection(net::any_io_executor strand) : executor(std::move(strand)) {}
+  virtual ~Connection() = default;
 
-  beast::tcp_stream stream;
-  beast::flat_buffer buffer;
+  // Closes the socket at once: whatever is pending fails. On the strand.
+  virtual void close_now() = 0;
+  // Spawns the coroutine that serves its requests (detail::serve).
+  virtual void start(std::shared_ptr<Server::Impl> server) = 0;
+
+  const net::any_io_executor executor;
+  const std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
   std::string remote;
-  bool idle = false;  // waiting for the first byte of a request: close_idle() may close it
-  // The client_watch of each request; one per connection, so a request costs no allocation.
-  DisconnectWatch watch{stream.socket()};
+  bool idle = false;  // waiting for a request (or a handshake): close_idle() may close it
 };
 
 }  // namespace detail
@@ -50,10 +51,11 @@ struct Connection {
 // Shared by the Server, its accept loop and its connections. Thread-safe:
 // atomics, `mu`, or confinement to a strand as marked.
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  Impl(net::io_context& io_context, Handler h, ServerLimits l)
+  Impl(net::io_context& io_context, Handler h, ServerLimits l, std::shared_ptr<TlsContext> t)
       : io(io_context),
         handler(std::move(h)),
         limits(l),
+        tls(std::move(t)),
         acceptor_strand(net::make_strand(io_context)),
         control_strand(net::make_strand(io_context)) {}
 
@@ -69,6 +71,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   net::io_context& io;
   const Handler handler;
   const ServerLimits limits;
+  const std::shared_ptr<TlsContext> tls;  // null: plain HTTP
 
   net::strand<net::io_context::executor_type> acceptor_strand;
   std::optional<tcp::acceptor> acceptor;  // confined to acceptor_strand once listen() returned
@@ -90,17 +93,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
 namespace detail {
 
-// Serves the requests of `conn` until it closes, then forgets it. Runs on its strand.
-net::awaitable<void> serve(std::shared_ptr<Server::Impl> server, std::shared_ptr<Connection> conn);
+// A connection object for `socket`: TLS when server.tls is set (then in
+// tls_connection.cpp), else plain. Not started yet.
+std::shared_ptr<Connection> make_connection(const Server::Impl& server, tcp::socket socket);
+std::shared_ptr<Connection> make_tls_connection(const Server::Impl& server, tcp::socket socket);
 
 // Answers a connection over the cap with 503 and closes it. Decrements
-// server->rejecting when done.
+// server->rejecting when done. Plain HTTP only.
 net::awaitable<void> turn_away(std::shared_ptr<Server::Impl> server, tcp::socket socket);
 
 // What a connection's read buffer may hold: a whole head, plus one read.
 std::size_t buffer_limit(const ServerLimits& limits);
 
 void log_error(const std::string& what);
+// The completion of a connection's coroutine: logs the exception that ended it, if any.
+void log_exception(std::exception_ptr e);
 
 }  // namespace detail
 }  // namespace errand::http

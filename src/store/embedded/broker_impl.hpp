@@ -3,9 +3,6 @@
 // store/embedded includes it; everyone else uses open_embedded_broker().
 #pragma once
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -20,6 +17,7 @@
 #include "store/embedded/flow_book.hpp"
 #include "store/embedded/job_index.hpp"
 #include "store/embedded/record_codec.hpp"
+#include "store/embedded/store_db.hpp"
 
 namespace errand::embedded::detail {
 
@@ -127,24 +125,19 @@ class Change {
 
 class EmbeddedBroker final : public Broker {
  public:
-  EmbeddedBroker(const EmbeddedOptions& options, std::unique_ptr<rocksdb::DB> db,
-                 std::vector<rocksdb::ColumnFamilyHandle*> cfs)
+  EmbeddedBroker(const EmbeddedOptions& options, std::unique_ptr<StoreDb> db)
       : options_(options),
         db_(std::move(db)),
-        cfs_(std::move(cfs)),
         index_(options.retention_ms),
         flows_(options.retention_ms),
-        committer_(db_.get(), options.durability,
+        committer_(*db_, options.durability,
                    [this](const CommitStats& st) {
                      commit_feed_.publish({&st, 1});
                    }),
         rng_(std::random_device{}()),
         activity_(now_millis()) {}
 
-  ~EmbeddedBroker() override {
-    shutdown();
-    for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
-  }
+  ~EmbeddedBroker() override { shutdown(); }
 
   Status recover();
   void start_timers() {
@@ -160,6 +153,8 @@ class EmbeddedBroker final : public Broker {
   void retry(JobId id, Callback<JobView> done) override;
   void discard(JobId id, Callback<Empty> done) override;
   void set_paused(std::string queue, bool paused, Callback<QueueStats> done) override;
+  void configure_queue(std::string queue, QueueSettingsChange change,
+                       Callback<QueueStats> done) override;
   void get(JobId id, Callback<JobView> done) override { done(read_explained(id)); }
   void submit_flow(FlowSpec spec, Callback<FlowSubmitOutcome> done) override;
   void get_flow(JobId id, Callback<FlowView> done) override;
@@ -188,6 +183,9 @@ class EmbeddedBroker final : public Broker {
   // Appends `change` to the group commit; `then` runs once it is durable (or
   // failed). REQUIRES: mutex_ held, so that commit order is change order.
   void commit(Change change, std::function<void(const Status&)> then);
+  // Why a write cannot start (shut down, or the store cannot write since a
+  // write failed), or ok. REQUIRES: mutex_ held.
+  Status write_refused();
   Result<JobView> read_job(const JobId& id);
   // read_job() with its waiting_on. Takes mutex_.
   Result<JobView> read_explained(const JobId& id);
@@ -200,6 +198,9 @@ class EmbeddedBroker final : public Broker {
   // The events of a job's or a flow's timeline after `after_seq`, oldest first.
   std::vector<TimelineEvent> read_timeline(const JobId& id, std::uint32_t after_seq);
   QueueStats stats_of(const QueueState& q, Millis now) const;
+  // kResourceExhausted when the new jobs among `specs` (those without an
+  // `existing` job) would take a queue past its max_queued. REQUIRES: mutex_.
+  Status admit(const std::vector<SubmitSpec>& specs, const std::vector<JobRecord*>& existing);
   std::string new_lease_token();
   double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
@@ -237,14 +238,26 @@ class EmbeddedBroker final : public Broker {
   std::optional<PendingInputs> flow_inputs_of(const JobRecord& r);
   void read_flow_inputs(PendingInputs& p);
   Status recover_flows();
+  // Replaces the memory state (jobs, queues, flows) by what the store holds.
+  // REQUIRES: mutex_ held.
+  Status load_from_store();
+
+  // Disk failures (write_recovery.cpp). A failed write stops writing: the
+  // memory state is reloaded from the store, which did not take the write,
+  // and writes are refused until try_to_write_again() succeeds. Returns what
+  // to answer the requests whose write failed. Takes mutex_.
+  Status on_write_failed(const Status& failure);
+  // Probes the disk and reopens the store; on success writes go on.
+  // REQUIRES: `lock` holds mutex_; it is released while the disk is probed.
+  void try_to_write_again(std::unique_lock<std::mutex>& lock);
+
   void run_timers();
   void wake_timers_if_earlier();
   // The earliest job timer or flow purge. REQUIRES: mutex_ held.
   std::optional<Millis> next_timer_at() const;
 
   EmbeddedOptions options_;
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  std::unique_ptr<StoreDb> db_;
   std::mutex mutex_;
   JobIndex index_;       // GUARDED_BY(mutex_)
   FlowBook flows_;       // GUARDED_BY(mutex_)
@@ -255,7 +268,11 @@ class EmbeddedBroker final : public Broker {
   std::mt19937_64 rng_;  // GUARDED_BY(mutex_)
   WorkerActivity activity_;
   WaiterRegistry waiters_;
-  std::atomic<bool> healthy_{true};
+  std::atomic<bool> healthy_{true};  // false while write_error_ is set
+  // Since a write failed: why, when, and how many writes were refused since.
+  Status write_error_;                       // GUARDED_BY(mutex_)
+  Millis write_error_at_ = 0;                // GUARDED_BY(mutex_)
+  std::uint64_t writes_refused_ = 0;         // GUARDED_BY(mutex_)
   std::condition_variable timer_wake_;       // waits on mutex_
   std::optional<Millis> timer_sleep_until_;  // GUARDED_BY(mutex_)
   bool stopping_ = false;                    // GUARDED_BY(mutex_)

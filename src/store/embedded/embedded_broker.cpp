@@ -11,20 +11,32 @@ namespace detail {
 
 Status EmbeddedBroker::recover() {
   std::lock_guard lock(mutex_);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kQueues]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    QueueState& q = index_.queue(it->key().ToString());
-    if (!decode_queue(it->value().ToStringView(), q)) {
-      return {Code::kInternal, "unreadable queue record " + it->key().ToString()};
+  return load_from_store();
+}
+
+Status EmbeddedBroker::load_from_store() {
+  index_ = JobIndex(options_.retention_ms);
+  flows_ = FlowBook(options_.retention_ms);
+  {
+    auto it = db_->scan(kQueues);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      QueueState& q = index_.queue(it->key().ToString());
+      if (!decode_queue(it->value().ToStringView(), q)) {
+        return {Code::kInternal, "unreadable queue record " + it->key().ToString()};
+      }
     }
+    if (!it->status().ok()) return unavailable(it->status().ToString());
   }
-  it.reset(db_->NewIterator({}, cfs_[kJobs]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto rec = decode_job(it->value().ToStringView());
-    if (!rec) return {Code::kInternal, "unreadable job record; was it written by a newer errand?"};
-    index_.insert(std::move(*rec));
+  {
+    auto it = db_->scan(kJobs);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto rec = decode_job(it->value().ToStringView());
+      if (!rec)
+        return {Code::kInternal, "unreadable job record; was it written by a newer errand?"};
+      index_.insert(std::move(*rec));
+    }
+    if (!it->status().ok()) return unavailable(it->status().ToString());
   }
-  if (!it->status().ok()) return unavailable(it->status().ToString());
   return recover_flows();
 }
 
@@ -32,20 +44,16 @@ void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> th
   advance_flows(change, now_millis());  // in the same write: a crash never splits them
   wake_timers_if_earlier();
   auto shared = std::make_shared<Change>(std::move(change));
-  committer_.append([&](rocksdb::WriteBatch& wb) { shared->fill(wb, cfs_.data()); },
+  committer_.append([&](rocksdb::WriteBatch& wb) { shared->fill(wb, db_->handles()); },
                     [this, shared, then = std::move(then)](const Status& s) {
-                      if (s.is_ok()) {
-                        shared->publish(waiters_, change_feed_);
-                      } else if (healthy_.exchange(false)) {
-                        log::error("the store cannot write: writes are refused until restart",
-                                   {{"reason", s.message()}});
-                      }
+                      if (!s.is_ok()) return then(on_write_failed(s));
+                      shared->publish(waiters_, change_feed_);
                       then(s);
                     });
 }
 
 Result<JobRecord*> EmbeddedBroker::leased_job(const JobId& id, const std::string& token) {
-  if (stopping_) return stopped();
+  if (Status no = write_refused(); !no.is_ok()) return no;
   JobRecord* r = index_.find(id);
   if (!r) return job_not_found(id);
   if (r->state != JobState::kRunning || r->lease_token != token) return lease_lost(id);
@@ -65,7 +73,7 @@ std::string EmbeddedBroker::new_lease_token() {
 void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
                             Callback<std::vector<SubmitOutcome>> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
   const Millis now = now_millis();
   // Check every idempotency key first: the batch is all or nothing. A key
   // repeated inside the batch must carry the same payload too.
@@ -84,6 +92,10 @@ void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
                            "' is already used with a different payload" + where));
     }
     existing[i] = r;
+  }
+  if (Status full = admit(specs, existing); !full.is_ok()) {
+    lock.unlock();
+    return done(full);
   }
   Change c;
   std::vector<SubmitOutcome> out(specs.size());
@@ -156,7 +168,7 @@ JobRecord& EmbeddedBroker::create_job(SubmitSpec&& s, Millis now, Change& c) {
 
 void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
   const Millis now = now_millis();
   activity_.asked(spec.queues, now);
   Change c;
@@ -345,7 +357,7 @@ void EmbeddedBroker::heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> do
 
 void EmbeddedBroker::cancel(JobId id, Callback<JobView> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
   const Millis now = now_millis();
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
@@ -382,7 +394,7 @@ void EmbeddedBroker::cancel_job(JobRecord& r, Millis now, Change& c) {
 
 void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
   const Millis now = now_millis();
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
@@ -413,7 +425,7 @@ void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
 
 void EmbeddedBroker::discard(JobId id, Callback<Empty> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
   if (!is_terminal(r->state)) {
@@ -433,7 +445,7 @@ void EmbeddedBroker::discard(JobId id, Callback<Empty> done) {
 
 void EmbeddedBroker::set_paused(std::string name, bool paused, Callback<QueueStats> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
   QueueState& q = index_.queue(name);
   q.paused = paused;
   Change c;
@@ -446,15 +458,52 @@ void EmbeddedBroker::set_paused(std::string name, bool paused, Callback<QueueSta
   });
 }
 
+void EmbeddedBroker::configure_queue(std::string name, QueueSettingsChange change,
+                                     Callback<QueueStats> done) {
+  std::unique_lock lock(mutex_);
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
+  QueueState& q = index_.queue(name);
+  if (change.max_queued) q.max_queued = std::max<std::int64_t>(0, *change.max_queued);
+  Change c;
+  c.put_queue(q);
+  QueueStats stats = stats_of(q, now_millis());
+  commit(std::move(c), [stats, done = std::move(done)](const Status& s) {
+    if (!s.is_ok()) return done(s);
+    done(stats);
+  });
+}
+
+Status EmbeddedBroker::admit(const std::vector<SubmitSpec>& specs,
+                             const std::vector<JobRecord*>& existing) {
+  // New jobs per queue; a key repeated inside the batch counts once at most
+  // too often, which only makes the check stricter.
+  std::map<std::string_view, std::int64_t> adding;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (!existing[i]) ++adding[specs[i].queue];
+  }
+  for (const auto& [name, n] : adding) {
+    const QueueState* q = index_.find_queue(name);
+    if (!q || q->max_queued <= 0) continue;
+    const std::int64_t waiting = q->counts[static_cast<int>(JobState::kQueued)] +
+                                 q->counts[static_cast<int>(JobState::kScheduled)];
+    if (waiting + n > q->max_queued) {
+      return resource_exhausted("queue '" + std::string(name) +
+                                "' is full: " + std::to_string(waiting) +
+                                " jobs wait, max_queued is " + std::to_string(q->max_queued));
+    }
+  }
+  return Status::ok();
+}
+
 std::string EmbeddedBroker::read_value(Cf cf, const JobId& id) {
   std::string value;
-  if (!db_->Get({}, cfs_[cf], id.raw(), &value).ok()) return {};
+  if (!db_->get(cf, id.raw(), &value).ok()) return {};
   return value;
 }
 
 Result<JobView> EmbeddedBroker::read_job(const JobId& id) {
   std::string meta;
-  const rocksdb::Status s = db_->Get({}, cfs_[kJobs], id.raw(), &meta);
+  const rocksdb::Status s = db_->get(kJobs, id.raw(), &meta);
   if (s.IsNotFound()) return job_not_found(id);
   if (!s.ok()) return unavailable("store read failed: " + s.ToString());
   auto rec = decode_job(meta);
@@ -494,13 +543,13 @@ void EmbeddedBroker::explain(JobView& v, Millis now) {
 void EmbeddedBroker::timeline(JobId id, std::uint32_t after_seq,
                               Callback<std::vector<TimelineEvent>> done) {
   std::string meta;
-  if (db_->Get({}, cfs_[kJobs], id.raw(), &meta).IsNotFound()) return done(job_not_found(id));
+  if (db_->get(kJobs, id.raw(), &meta).IsNotFound()) return done(job_not_found(id));
   done(read_timeline(id, after_seq));
 }
 
 std::vector<TimelineEvent> EmbeddedBroker::read_timeline(const JobId& id, std::uint32_t after_seq) {
   std::vector<TimelineEvent> events;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kTimeline]));
+  auto it = db_->scan(kTimeline);
   const std::string prefix(id.raw());
   for (it->Seek(timeline_key(id, after_seq + 1)); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
@@ -556,6 +605,7 @@ QueueStats EmbeddedBroker::stats_of(const QueueState& q, Millis now) const {
   QueueStats s;
   s.name = q.name;
   s.paused = q.paused;
+  if (q.max_queued > 0) s.max_queued = q.max_queued;
   std::copy(std::begin(q.counts), std::end(q.counts), std::begin(s.counts));
   s.oldest_queued_ms = index_.oldest_ready_ms(q, now);
   s.enqueued_total = q.enqueued_total;
@@ -613,6 +663,13 @@ void EmbeddedBroker::wake_timers_if_earlier() {
 void EmbeddedBroker::run_timers() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    if (!write_error_.is_ok()) {
+      // No timer fires while the store cannot write: its change would be
+      // refused. This thread tries to write again instead.
+      timer_wake_.wait_for(lock, std::chrono::milliseconds(options_.write_retry_ms));
+      if (!stopping_ && !write_error_.is_ok()) try_to_write_again(lock);
+      continue;
+    }
     const Millis now = now_millis();
     Change c;
     for (const Timer& t : index_.take_due(now)) {
@@ -677,36 +734,21 @@ void EmbeddedBroker::shutdown() {
   waiters_.notify_everyone();
   if (options_.durability == Durability::kMemory) {
     // Without a WAL, only flushed memtables survive even a clean restart.
-    db_->Flush({}, cfs_);
+    db_->flush().PermitUncheckedError();
   }
 }
 
 }  // namespace detail
 
 using detail::EmbeddedBroker;
-using detail::kCfCount;
 using detail::kCfNames;
 
 Result<std::unique_ptr<Broker>> open_embedded_broker(const EmbeddedOptions& options) {
-  rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
-  db_options.max_background_jobs = 2;
-  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_options.keep_log_file_num = 2;
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (const char* name : kCfNames) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s =
-      rocksdb::DB::Open(db_options, options.data_dir, descriptors, &handles, &raw);
-  if (!s.ok())
-    return unavailable("cannot open the store in " + options.data_dir + ": " + s.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  raw->DestroyColumnFamilyHandle(handles[0]);  // the default family is unused
-  handles.erase(handles.begin());
-  auto broker = std::make_unique<EmbeddedBroker>(options, std::move(db), std::move(handles));
+  StoreDbOptions db_options{
+      options.data_dir, {std::begin(kCfNames), std::end(kCfNames)}, options.file_system};
+  auto db = StoreDb::open(std::move(db_options));
+  if (!db) return db.status();
+  auto broker = std::make_unique<EmbeddedBroker>(options, std::move(db).value());
   if (Status st = broker->recover(); !st.is_ok()) return st;
   broker->start_timers();
   return std::unique_ptr<Broker>(std::move(broker));

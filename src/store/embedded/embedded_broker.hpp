@@ -16,6 +16,10 @@
 #include "engine/broker.hpp"
 #include "store/embedded/group_commit.hpp"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace errand::embedded {
 
 struct EmbeddedOptions {
@@ -25,6 +29,11 @@ struct EmbeddedOptions {
   // A queued job says waiting_on `no_workers` once no lease request asked
   // for its queue for longer than this.
   Millis no_worker_after_ms = kDefaultNoWorkerAfterMs;
+  // After a failed write (I/O error, full disk) the store refuses writes and
+  // checks this often whether the disk takes them again (docs/durability.md).
+  Millis write_retry_ms = 1000;
+  // Tests inject disk faults and power loss here; null: the OS's file system.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // Opens (creating when missing) the store in options.data_dir.

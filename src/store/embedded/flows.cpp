@@ -68,7 +68,7 @@ std::string compensation_state_name(CompensationPhase phase) {
 }  // namespace
 
 Status EmbeddedBroker::recover_flows() {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cfs_[kFlows]));
+  auto it = db_->scan(kFlows);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto f = decode_flow(it->value().ToStringView());
     if (!f) return {Code::kInternal, "unreadable flow record; was it written by a newer errand?"};
@@ -79,7 +79,7 @@ Status EmbeddedBroker::recover_flows() {
 
 void EmbeddedBroker::submit_flow(FlowSpec spec, Callback<FlowSubmitOutcome> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
   const Millis now = now_millis();
   const std::uint64_t hash = content_hash(spec);
   if (!spec.idempotency_key.empty()) {
@@ -141,7 +141,7 @@ void EmbeddedBroker::get_flow(JobId id, Callback<FlowView> done) {
 
 void EmbeddedBroker::cancel_flow(JobId id, Callback<FlowView> done) {
   std::unique_lock lock(mutex_);
-  if (stopping_) return lock.unlock(), done(stopped());
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
   const Millis now = now_millis();
   FlowEntry* f = flows_.find(id);
   if (!f) return lock.unlock(), done(flow_not_found(id));
@@ -182,7 +182,7 @@ void EmbeddedBroker::list_flows(FlowListSpec spec, Callback<FlowPage> done) {
 void EmbeddedBroker::flow_timeline(JobId id, std::uint32_t after_seq,
                                    Callback<std::vector<TimelineEvent>> done) {
   std::string record;
-  if (db_->Get({}, cfs_[kFlows], id.raw(), &record).IsNotFound()) {
+  if (db_->get(kFlows, id.raw(), &record).IsNotFound()) {
     return done(flow_not_found(id));
   }
   done(read_timeline(id, after_seq));

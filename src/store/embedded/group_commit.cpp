@@ -4,7 +4,7 @@
 
 namespace errand::embedded {
 
-GroupCommitter::GroupCommitter(rocksdb::DB* db, Durability durability, Observer observer)
+GroupCommitter::GroupCommitter(StoreDb& db, Durability durability, Observer observer)
     : db_(db), observer_(std::move(observer)) {
   options_.sync = durability == Durability::kFsync;
   options_.disableWAL = durability == Durability::kMemory;
@@ -33,30 +33,52 @@ void GroupCommitter::stop() {
   if (writer_.joinable()) writer_.join();
 }
 
+void GroupCommitter::wait_idle() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return waiting_.empty() && !writing_; });
+}
+
+void GroupCommitter::resume() {
+  std::lock_guard lock(mutex_);
+  failure_ = Status::ok();
+}
+
+Status GroupCommitter::write_group(rocksdb::WriteBatch& batch, std::size_t changes) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!failure_.is_ok()) return failure_;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const rocksdb::Status s = db_.write(options_, &batch);
+  if (observer_) {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    observer_(CommitStats{took.count(), changes, !s.ok()});
+  }
+  if (s.ok()) return Status::ok();
+  Status failure = s.IsNoSpace() ? Status(Code::kInsufficientStorage, "disk full: " + s.ToString())
+                                 : unavailable("store write failed: " + s.ToString());
+  std::lock_guard lock(mutex_);
+  failure_ = failure;
+  return failure;
+}
+
 void GroupCommitter::run() {
   rocksdb::WriteBatch batch;
   std::vector<Completion> done;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
+      writing_ = false;
+      if (waiting_.empty()) idle_.notify_all();
       wake_.wait(lock, [&] { return !waiting_.empty() || stopping_; });
       if (waiting_.empty()) return;  // stopping, and nothing left to write
       std::swap(batch, open_);
       std::swap(done, waiting_);
+      writing_ = true;
     }
     // While this write (and its fsync) runs, new requests fill open_: they
     // form the next group.
-    const auto started = std::chrono::steady_clock::now();
-    const rocksdb::Status s = db_->Write(options_, &batch);
-    if (s.ok() && observer_) {
-      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-      observer_(CommitStats{took.count(), done.size()});
-    }
-    Status status;
-    if (!s.ok()) {
-      status = s.IsNoSpace() ? Status(Code::kInsufficientStorage, "disk full: " + s.ToString())
-                             : unavailable("store write failed: " + s.ToString());
-    }
+    const Status status = write_group(batch, done.size());
     for (auto& d : done) d(status);
     batch.Clear();
     done.clear();

@@ -2,13 +2,17 @@
 // changes to the open WriteBatch; one writer thread writes the batch (with
 // sync under --durability fsync), then runs every request's completion.
 // Completions run in append order, after the write they belong to.
-// An observer, when given, learns each successful group's write time and size
-// before its completions run.
+// An observer, when given, learns each group's write time and size (and
+// whether it failed) before its completions run.
+//
+// A failed write stops writing: the changes appended after it were made in
+// memory on top of the one that failed, so every later group fails with the
+// same status, unwritten, until resume() (once the owner has rebuilt its
+// memory from the store).
 //
 // Thread-safe.
 #pragma once
 
-#include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
 #include <condition_variable>
@@ -19,6 +23,7 @@
 
 #include "core/status.hpp"
 #include "engine/change_feed.hpp"
+#include "store/embedded/store_db.hpp"
 
 namespace errand::embedded {
 
@@ -31,7 +36,7 @@ class GroupCommitter {
   using Observer = std::function<void(const CommitStats&)>;
 
   // `observer` (may be empty) runs on the writer thread and must be quick.
-  GroupCommitter(rocksdb::DB* db, Durability durability, Observer observer = {});
+  GroupCommitter(StoreDb& db, Durability durability, Observer observer = {});
   ~GroupCommitter();  // finishes every appended write
 
   // Runs `fill` on the open batch and queues `done` for when it is written.
@@ -40,17 +45,29 @@ class GroupCommitter {
   // Writes what is pending, then stops the writer thread. Idempotent.
   void stop();
 
+  // Waits until every group appended so far has been written (or has failed)
+  // and its completions have run. REQUIRES: not called from a completion.
+  void wait_idle();
+  // Writes again after a failure (see above).
+  void resume();
+
  private:
   void run();
 
-  rocksdb::DB* db_;
+  // The write of one group, or the status of the failure that stopped writing.
+  Status write_group(rocksdb::WriteBatch& batch, std::size_t changes);
+
+  StoreDb& db_;
   rocksdb::WriteOptions options_;
   const Observer observer_;
   std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable idle_;
   rocksdb::WriteBatch open_;         // GUARDED_BY(mutex_)
   std::vector<Completion> waiting_;  // GUARDED_BY(mutex_)
+  bool writing_ = false;             // GUARDED_BY(mutex_): a group is being written
   bool stopping_ = false;            // GUARDED_BY(mutex_)
+  Status failure_;                   // GUARDED_BY(mutex_): not ok once a write failed
   std::thread writer_;
 };
 

@@ -53,6 +53,7 @@ inline ReadyKey ready_key(const JobRecord& rec) {
 struct QueueState {
   std::string name;
   bool paused = false;
+  std::int64_t max_queued = 0;  // 0: no limit
   std::int64_t counts[kJobStateCount] = {};
   std::int64_t enqueued_total = 0;
   std::int64_t succeeded_total = 0;

@@ -107,6 +107,7 @@ std::string encode_queue(const QueueState& q) {
   json::object o;
   o["v"] = kRecordFormatVersion;
   o["paused"] = q.paused;
+  if (q.max_queued > 0) o["max_queued"] = q.max_queued;
   o["enqueued_total"] = q.enqueued_total;
   o["succeeded_total"] = q.succeeded_total;
   o["failed_total"] = q.failed_total;
@@ -120,6 +121,8 @@ bool decode_queue(std::string_view value, QueueState& q) {
   try {
     const json::object& o = v.get_object();
     q.paused = o.at("paused").as_bool();
+    const json::value* max_queued = o.if_contains("max_queued");
+    q.max_queued = max_queued ? max_queued->to_number<std::int64_t>() : 0;
     q.enqueued_total = o.at("enqueued_total").to_number<std::int64_t>();
     q.succeeded_total = o.at("succeeded_total").to_number<std::int64_t>();
     q.failed_total = o.at("failed_total").to_number<std::int64_t>();

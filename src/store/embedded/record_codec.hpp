@@ -18,7 +18,7 @@ std::string encode_job(const JobRecord& rec);
 std::optional<JobRecord> decode_job(std::string_view value);
 
 std::string encode_queue(const QueueState& q);
-// Fills the persisted fields of `q` (paused, totals).
+// Fills the persisted fields of `q` (paused, max_queued, totals).
 bool decode_queue(std::string_view value, QueueState& q);
 
 // Timeline keys: the 16 id bytes then the big-endian sequence number, so a

@@ -3,7 +3,9 @@
 // over, SSE and raw-socket readers, and assertions on the SPEC's documents.
 
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 
 export const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|\+00:00)$/;
 export const UUIDV7_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -65,6 +67,39 @@ export async function pool(items, limit, fn) {
   return out;
 }
 
+/**
+ * fetch() for an https:// server whose certificate the PEM `ca` signs (fetch
+ * itself cannot be given a CA). Resolves to what Api and openSse use of a
+ * fetch Response: {status, headers (a Headers), text(), body (a ReadableStream)}.
+ */
+export function fetchWithCa(url, { method = 'GET', headers = {}, body, signal, ca } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers, ca, signal }, (res) => {
+      const h = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+      resolve({
+        status: res.statusCode,
+        headers: h,
+        async text() {
+          const chunks = [];
+          for await (const c of res) chunks.push(c);
+          return Buffer.concat(chunks).toString('utf8');
+        },
+        get body() {
+          return Readable.toWeb(res);
+        },
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** fetch(), or fetchWithCa() when the server handle has a CA (an HTTPS server). */
+function fetchFor(srv, url, init) {
+  return srv?.ca ? fetchWithCa(url, { ...init, ca: srv.ca }) : fetch(url, init);
+}
+
 /** Client bound to a server handle from startServer(). */
 export class Api {
   constructor(srv) {
@@ -88,7 +123,7 @@ export class Api {
     let res;
     let text;
     try {
-      res = await fetch(this.srv.url + path, {
+      res = await fetchFor(this.srv, this.srv.url + path, {
         method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs),
       });
       text = await res.text();
@@ -286,6 +321,20 @@ export class Api {
     assert.equal(res.status, 200, res.text);
     return res.body.queues.map((q) => q.name).sort();
   }
+
+  /** Every job of the queue (GET /v1/jobs?queue=, all pages), newest first. */
+  async allJobs(queue) {
+    const jobs = [];
+    let cursor = null;
+    for (;;) {
+      const qs = `queue=${encodeURIComponent(queue)}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const res = await this.req('GET', `/v1/jobs?${qs}`);
+      assert.equal(res.status, 200, `GET /v1/jobs?${qs}: ${res.status} ${res.text}`);
+      jobs.push(...res.body.jobs);
+      cursor = res.body.next ?? null;
+      if (!cursor) return jobs;
+    }
+  }
 }
 
 // --- assertions ---
@@ -426,11 +475,13 @@ export function msUntil(ts) {
 /**
  * Opens an SSE stream. Returns {status, headers, next(timeoutMs), close()}:
  * next() resolves to the next frame {id, event, data (parsed JSON)} or null
- * when the server ended the stream.
+ * when the server ended the stream. `ca`: for an https:// server (see fetchWithCa).
  */
-export async function openSse(url, headers = {}) {
+export async function openSse(url, headers = {}, { ca } = {}) {
   const ctrl = new AbortController();
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: ctrl.signal });
+  const res = await fetchFor({ ca }, url, {
+    headers: { accept: 'text/event-stream', ...headers }, signal: ctrl.signal,
+  });
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buf = '';

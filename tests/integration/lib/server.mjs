@@ -53,14 +53,17 @@ export function childEnv(extra = {}) {
 
 /**
  * Starts `errand serve`. Options: durability ('fsync'), args (extra CLI args),
- * dataDir (default: a new temp dir, removed by close()), env (extra env vars).
+ * dataDir (default: a new temp dir, removed by close()), env (extra env vars),
+ * ca (PEM text: the server serves HTTPS, given --tls-cert/--tls-key in args,
+ * with a certificate this CA signs; url is then https:// and Api trusts it).
  */
-export async function startServer({ durability = 'fsync', args = [], dataDir, env = {} } = {}) {
+export async function startServer({ durability = 'fsync', args = [], dataDir, env = {}, ca } = {}) {
   const ownsDir = !dataDir;
   const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), 'errand-it-'));
   const srv = {
     url: null,
     port: null,
+    ca: ca ?? null,
     dataDir: dir,
     proc: null,
     exited: null, // Promise<{code, signal}> of the current process
@@ -161,7 +164,7 @@ async function launch(srv, { durability, args, env }) {
     });
   });
   srv.port = port;
-  srv.url = `http://127.0.0.1:${port}`;
+  srv.url = `${srv.ca ? 'https' : 'http'}://127.0.0.1:${port}`;
 }
 
 function withTimeout(promise, ms) {

@@ -1,195 +1,16 @@
 // The HTTP server over real loopback sockets: routing, keep-alive, limits,
 // framing attacks, streaming, deadlines, clients that leave, and shutdown.
-#include "api/http/server.hpp"
+#include "test_server.hpp"
 
-#include "api/http/problem.hpp"
-#include "test_client.hpp"
-
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
-#include <boost/json/parse.hpp>
 
-#include <gtest/gtest.h>
-
-#include <atomic>
-#include <chrono>
 #include <future>
-#include <memory>
-#include <stdexcept>
-#include <string>
-#include <thread>
-#include <vector>
 
 namespace errand::http {
 namespace {
 
-namespace net = boost::asio;
-using testing::TestClient;
-using testing::TestResponse;
-using namespace std::chrono_literals;
-
-constexpr std::string_view kHello = R"({"hello":"world"})";
-
-// Waits `delay` on the caller's executor: simulated work inside handlers.
-net::awaitable<void> pause(std::chrono::milliseconds delay) {
-  net::steady_timer timer(co_await net::this_coro::executor, delay);
-  co_await timer.async_wait(net::use_awaitable);
-}
-
-// How many /slow requests reached the handler: a connection counts as idle
-// until its request has been read, and draining closes idle connections.
-std::atomic<int> slow_started{0};
-
-// What the handlers that watch for their client leaving saw, for the test
-// thread. Reset by each test that uses it.
-struct WatchProbe {
-  std::atomic<int> waiting{0};       // handlers (or streams) that started to watch
-  std::atomic<int> gone{0};          // ... that ended seeing their client gone
-  std::atomic<int> present{0};       // ... that ended with their client still there
-  std::atomic<int> woken{0};         // on_client_gone callbacks that ran
-  std::atomic<bool> proceed{false};  // set by the test: a waiting handler may go on
-
-  void reset() {
-    waiting = gone = present = woken = 0;
-    proceed = false;
-  }
-  void record(const Request& request) { ++(request.client_gone() ? gone : present); }
-};
-WatchProbe probe;
-
-// True when `condition` holds before TestClient's deadline.
-template <typename Condition>
-bool eventually(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + TestClient::kDeadline;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-// Waits until the test sets probe.proceed (bounded: a broken test must not hang).
-net::awaitable<void> until_proceed() {
-  for (int i = 0; i < 1000 && !probe.proceed; ++i) co_await pause(5ms);
-}
-
-// Waits up to 10 s, or until `request`'s client goes away.
-net::awaitable<void> wait_for_client_to_leave(const Request& request) {
-  net::steady_timer timer(co_await net::this_coro::executor, 10s);
-  request.on_client_gone([&timer] {
-    ++probe.woken;
-    timer.cancel();
-  });
-  ++probe.waiting;
-  if (!request.client_gone()) co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-  probe.record(request);
-}
-
-net::awaitable<Response> route(Request& request) {
-  const auto path = request.path();
-  Response response;
-  if (path == "/hello") {
-    response.body = kHello;
-  } else if (path == "/echo") {
-    response.body = request.body;
-    response.set("X-Method", request.method);
-    response.set("X-Query", std::string(request.query()));
-    response.set("X-Echo", std::string(request.header("x-echo").value_or("")));
-  } else if (path == "/throw") {
-    throw std::runtime_error("handler failed on purpose");
-  } else if (path == "/no-content") {
-    response.status = 204;
-  } else if (path == "/stream") {
-    response.set("Content-Type", "text/event-stream");
-    response.stream = [](EventSink& sink) -> net::awaitable<void> {
-      for (int i = 0; i < 3; ++i) {
-        if (!co_await sink.write("data: " + std::to_string(i) + "\n\n")) co_return;
-      }
-    };
-  } else if (path == "/forever") {
-    response.set("Content-Type", "text/event-stream");
-    response.stream = [](EventSink& sink) -> net::awaitable<void> {
-      while (co_await sink.write("data: tick\n\n")) co_await pause(10ms);
-    };
-  } else if (path == "/wait-for-close") {
-    co_await wait_for_client_to_leave(request);
-    response.body = kHello;
-  } else if (path == "/check-late") {
-    // Asks only once the test has closed the connection: nothing watched before.
-    ++probe.waiting;
-    co_await until_proceed();
-    probe.record(request);
-    response.body = kHello;
-  } else if (path == "/watch-awhile") {
-    // Watches until the test says so (the client may pipeline meanwhile), then answers.
-    request.on_client_gone([] { ++probe.woken; });
-    ++probe.waiting;
-    co_await until_proceed();
-    co_await pause(50ms);  // time for the watch to notice what the client sent
-    probe.record(request);
-    response.body = request.client_gone() ? "gone" : "present";
-  } else if (path == "/idle-stream") {
-    response.set("Content-Type", "text/event-stream");
-    // The Request outlives the stream, so the stream may use it.
-    response.stream = [&request](EventSink& sink) -> net::awaitable<void> {
-      if (!co_await sink.write("data: hello\n\n")) co_return;
-      co_await wait_for_client_to_leave(request);
-      if (co_await sink.write("data: bye\n\n")) ++probe.present;  // must fail: nobody listens
-    };
-  } else if (path == "/slow") {
-    ++slow_started;
-    co_await pause(300ms);
-    response.body = kHello;
-  } else {
-    response = problem(404, "no route");
-  }
-  co_return response;
-}
-
-// A server on an ephemeral loopback port, run by two threads as in production.
-class ServerTest : public ::testing::Test {
- protected:
-  void start(ServerLimits limits = {}) {
-    server_ = std::make_unique<Server>(io_, route, limits);
-    ASSERT_EQ(server_->listen("127.0.0.1:0"), std::nullopt);
-    ASSERT_NE(server_->port(), 0);
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
-  }
-
-  void TearDown() override {
-    server_.reset();
-    work_.reset();
-    for (auto& thread : threads_) thread.join();
-  }
-
-  TestClient connect() { return TestClient(server_->port()); }
-
-  // Sends `raw` on a new connection and returns the answer, which must be
-  // followed by the server closing the connection.
-  TestResponse refused(std::string_view raw) {
-    TestClient client = connect();
-    EXPECT_TRUE(client.send(raw));
-    auto response = client.read_response();
-    EXPECT_TRUE(response.has_value());
-    if (!response) return {};
-    EXPECT_EQ(response->header("Content-Type"), "application/problem+json");
-    EXPECT_EQ(response->header("Connection"), "close");
-    EXPECT_EQ(boost::json::parse(response->body).at("status").to_number<int>(), response->status);
-    EXPECT_TRUE(client.closed_by_server());
-    return *response;
-  }
-
-  net::io_context io_;
-  net::executor_work_guard<net::io_context::executor_type> work_{io_.get_executor()};
-  std::unique_ptr<Server> server_;
-  std::vector<std::thread> threads_;
-};
+using namespace testing;  // NOLINT(google-build-using-namespace): the fixture and its routes
 
 TEST_F(ServerTest, GetIsRoutedAndKeepAliveReusesTheConnection) {
   start();
@@ -412,8 +233,72 @@ TEST_F(ServerTest, MalformedFramingIs400) {
             400);
   EXPECT_EQ(refused("GET /hello HTTP/1.1\r\n\r\n").status, 400);  // no Host
   EXPECT_EQ(refused("GET /hello HTTP/1.1\r\nBad Name: x\r\nHost: t\r\n\r\n").status, 400);
-  // Beast accepts HTTP/1.0 and HTTP/1.1 only.
-  EXPECT_EQ(refused("GET /hello HTTP/2.0\r\nHost: t\r\n\r\n").status, 400);
+  EXPECT_EQ(refused("GET /a b HTTP/1.1\r\nHost: t\r\n\r\n").status, 400);
+  EXPECT_EQ(refused("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: a\x01b\r\n\r\n").status, 400);
+  EXPECT_EQ(
+      refused(std::string("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: a") + '\0' + "b\r\n\r\n").status,
+      400);
+}
+
+TEST_F(ServerTest, VersionsOtherThanHttp1AreRefusedWith505) {
+  start();
+  EXPECT_EQ(refused("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").status, 505);  // the HTTP/2 preface
+  EXPECT_EQ(refused("GET /hello HTTP/2.0\r\nHost: t\r\n\r\n").status, 505);
+  EXPECT_EQ(refused("GET /hello HTTP/3.0\r\nHost: t\r\n\r\n").status, 505);
+  EXPECT_EQ(refused("GET /hello HTTP/9\r\nHost: t\r\n\r\n").status, 400);  // not a version
+}
+
+TEST_F(ServerTest, TransferEncodingInHttp10Is400) {
+  start();
+  // RFC 9112 6.1: HTTP/1.0 has no transfer codings, so its framing is faulty.
+  EXPECT_EQ(refused("POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "5\r\nhello\r\n0\r\n\r\n")
+                .status,
+            400);
+}
+
+TEST_F(ServerTest, ChunkedTwiceIs400) {
+  start();
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"
+                    "5\r\nhello\r\n0\r\n\r\n")
+                .status,
+            400);
+}
+
+TEST_F(ServerTest, BareLfInAChunkedBodyIsRefusedAtOnce) {
+  // Beast would wait for a CRLF that never comes, until the body timeout.
+  start({.body_timeout = 60s});
+  for (const char* body :
+       {"5\nhello\r\n0\r\n\r\n", "5\r\nhello\n0\r\n\r\n", "5\r\nhello\r\n0\r\nX-T: 1\n\r\n"}) {
+    EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                      std::string(body))
+                  .status,
+              400)
+        << body;
+  }
+}
+
+TEST_F(ServerTest, ChunkExtensionsAreBoundedPerRequest) {
+  start();
+  // Each line is short; together they pass the cap while the body stays tiny.
+  std::string chunks;
+  for (int i = 0; i < 100; ++i) chunks += "1;" + std::string(100, 'e') + "\r\nx\r\n";
+  EXPECT_EQ(refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                    chunks + "0\r\n\r\n")
+                .status,
+            400);
+  // A few short ones pass: ChunkedRequestBodyIsDelivered.
+}
+
+TEST_F(ServerTest, ConnectionThatSendsNothingIsClosedAtTheHeaderTimeout) {
+  start({.header_timeout = 200ms});
+  TestClient silent = connect();
+  ASSERT_TRUE(eventually([this] { return server_->open_connections() == 1; }));
+  const auto connected = std::chrono::steady_clock::now();
+  EXPECT_TRUE(silent.closed_by_server());
+  // Not the idle timeout (60 s): a connection must start its request at once.
+  EXPECT_LT(std::chrono::steady_clock::now() - connected, TestClient::kDeadline);
+  EXPECT_TRUE(eventually([this] { return server_->open_connections() == 0; }));
 }
 
 TEST_F(ServerTest, StreamedResponseDeliversChunksAndKeepsTheConnection) {

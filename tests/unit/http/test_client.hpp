@@ -1,6 +1,7 @@
 // A blocking HTTP/1.1 client for the server tests: raw bytes out (so tests can
 // send malformed requests), parsed responses in. Every operation has a
 // deadline, so a misbehaving server fails a test instead of hanging it.
+// TlsTestClient (tls_test_client.hpp) speaks the same over TLS.
 //
 // Not thread-safe; one per test connection.
 #pragma once
@@ -13,6 +14,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,10 +52,11 @@ class TestClient {
     socket_.connect({boost::asio::ip::make_address(host), port}, ec);
     connected_ = !ec;
   }
+  virtual ~TestClient() = default;
 
   bool connected() const { return connected_; }
 
-  bool send(std::string_view bytes) {
+  virtual bool send(std::string_view bytes) {
     boost::system::error_code ec;
     boost::asio::write(socket_, boost::asio::buffer(bytes), ec);
     return !ec;
@@ -152,6 +155,30 @@ class TestClient {
     }
   }
 
+ protected:
+  using ReadHandler = std::function<void(boost::system::error_code, std::size_t)>;
+
+  // Runs the operation just started until `completed()` or the deadline; at
+  // the deadline cancels it (and waits for that). Returns false then.
+  bool run_pending(const std::function<bool()>& completed) {
+    io_.restart();
+    io_.run_for(kDeadline);
+    if (completed()) return true;
+    socket_.cancel();
+    io_.restart();
+    io_.run();
+    return false;
+  }
+
+  // Starts one read of what the server sent; TLS reads through its session.
+  virtual void async_read_some(boost::asio::mutable_buffer into, ReadHandler done) {
+    socket_.async_read_some(into, std::move(done));
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  bool connected_ = false;
+
  private:
   enum class Read { kData, kClosed, kTimedOut };
 
@@ -159,19 +186,11 @@ class TestClient {
     std::array<char, 4096> chunk;
     std::optional<boost::system::error_code> result;
     std::size_t got = 0;
-    socket_.async_read_some(boost::asio::buffer(chunk),
-                            [&](boost::system::error_code ec, std::size_t n) {
-                              result = ec;
-                              got = n;
-                            });
-    io_.restart();
-    io_.run_for(kDeadline);
-    if (!result) {
-      socket_.cancel();
-      io_.restart();
-      io_.run();
-      return Read::kTimedOut;
-    }
+    async_read_some(boost::asio::buffer(chunk), [&](boost::system::error_code ec, std::size_t n) {
+      result = ec;
+      got = n;
+    });
+    if (!run_pending([&] { return result.has_value(); })) return Read::kTimedOut;
     if (*result) return Read::kClosed;
     pending_.append(chunk.data(), got);
     return Read::kData;
@@ -193,9 +212,6 @@ class TestClient {
     return true;
   }
 
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::socket socket_;
-  bool connected_ = false;
   std::string pending_;
 };
 

@@ -23,6 +23,7 @@ class FeedOnlyBroker final : public Broker {
   void retry(JobId, Callback<JobView>) override {}
   void discard(JobId, Callback<Empty>) override {}
   void set_paused(std::string, bool, Callback<QueueStats>) override {}
+  void configure_queue(std::string, QueueSettingsChange, Callback<QueueStats>) override {}
   void submit_flow(FlowSpec, Callback<FlowSubmitOutcome>) override {}
   void get_flow(JobId, Callback<FlowView>) override {}
   void cancel_flow(JobId, Callback<FlowView>) override {}

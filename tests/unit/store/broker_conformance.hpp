@@ -264,6 +264,10 @@ class BrokerTest : public ::testing::TestWithParam<BrokerBackend> {
     return await_result<QueueStats>(
         [&](auto done) { broker().set_paused(std::move(queue), paused, std::move(done)); });
   }
+  Result<QueueStats> configure_queue(std::string queue, QueueSettingsChange change) {
+    return await_result<QueueStats>(
+        [&](auto done) { broker().configure_queue(std::move(queue), change, std::move(done)); });
+  }
   Result<JobView> get(const JobId& id) {
     return await_result<JobView>([&](auto done) { broker().get(id, std::move(done)); });
   }

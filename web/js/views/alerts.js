@@ -14,15 +14,17 @@ export function alertsView(root, _params, { alerts }) {
       h('h2', { id: 'resolved-heading' }, 'Recently resolved'), resolved),
   );
   const draw = () => {
-    replaceChildren(firing, alertList(alerts.firing(), alerts.available, 'Nothing is firing.'));
-    replaceChildren(resolved, alertList(alerts.resolved(), alerts.available, 'No alert resolved recently.'));
+    replaceChildren(firing, alertList(alerts.firing(), alerts.available, 'Nothing is firing.', alerts.problem));
+    replaceChildren(resolved, alertList(alerts.resolved(), alerts.available, 'No alert resolved recently.',
+      alerts.problem));
   };
   draw();
   return alerts.subscribe(draw);
 }
 
 /** A list of alerts, or a sentence saying why there is none. */
-export function alertList(list, available, emptyText) {
+export function alertList(list, available, emptyText, problem = null) {
+  if (problem) return h('p', { class: 'error' }, problem);
   if (available === false) {
     return h('p', { class: 'empty' }, 'This server does not report alerts (no GET /v1/alerts).');
   }

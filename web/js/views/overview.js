@@ -17,11 +17,12 @@ export function overviewView(root, _params, { feed, alerts }) {
   const list = h('div', { class: 'queue-grid', id: 'queue-list' });
   const empty = h('p', { class: 'empty', hidden: true },
     'No queues yet. A queue appears when the first job is submitted to it.');
+  const forbidden = h('p', { class: 'error', id: 'queues-forbidden', role: 'alert', hidden: true });
   const alertBox = h('div', { id: 'overview-alerts' });
   root.append(
     h('h1', { tabindex: '-1' }, 'Overview'),
     h('section', { 'aria-labelledby': 'queues-heading' },
-      h('h2', { id: 'queues-heading' }, 'Queues'), empty, list),
+      h('h2', { id: 'queues-heading' }, 'Queues'), forbidden, empty, list),
     h('section', { 'aria-labelledby': 'alerts-heading' },
       h('h2', { id: 'alerts-heading' }, 'Active alerts'), alertBox),
   );
@@ -29,7 +30,10 @@ export function overviewView(root, _params, { feed, alerts }) {
   const cards = new Map(); // queue name -> card element
   const draw = () => {
     const names = feed.names();
-    empty.hidden = names.length > 0 || feed.mode === 'starting';
+    const refused = feed.mode === 'forbidden' || feed.mode === 'signed-out';
+    empty.hidden = names.length > 0 || feed.mode === 'starting' || refused;
+    forbidden.hidden = feed.mode !== 'forbidden';
+    if (forbidden.textContent !== (feed.problem ?? '')) forbidden.textContent = feed.problem ?? '';
     for (const [name, card] of cards) {
       if (!feed.queues.has(name)) {
         card.remove();
@@ -48,7 +52,7 @@ export function overviewView(root, _params, { feed, alerts }) {
   };
   const drawAlerts = () => {
     replaceChildren(alertBox, alertList(alerts.firing(), alerts.available,
-      'Nothing is firing.'), h('p', {}, h('a', { href: href('alerts') }, 'All alerts, with recently resolved ones')));
+      'Nothing is firing.', alerts.problem), h('p', {}, h('a', { href: href('alerts') }, 'All alerts, with recently resolved ones')));
   };
   draw();
   drawAlerts();
