@@ -67,6 +67,16 @@ void fail(Broker& broker, const JobView& leased, bool retry) {
 }  // namespace
 
 Fixtures populate(Broker& broker, const std::string& prefix) {
+  for (const char* queue : {"-queued", "-scheduled", "-running", "-done", "-dead", "-retry",
+                            "-cancel", "-inventory", "-payments", "-mail", "-bank"}) {
+    must(call<QueueStats>([&](auto cb) {
+           broker.configure_queue(prefix + queue, {.max_queued = 0}, std::move(cb));
+         }),
+         "configure_queue");
+    must(
+        call<QueueStats>([&](auto cb) { broker.set_paused(prefix + queue, false, std::move(cb)); }),
+        "set_paused");
+  }
   Fixtures f;
   const Millis now = now_millis();
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <string>
@@ -40,7 +42,9 @@ struct Fixtures {
 };
 
 // Submits, leases, acks and fails jobs, and submits a flow, on queues whose
-// names start with `prefix`. Aborts when the broker refuses any of it.
+// names start with `prefix`, after making sure that those queues take and
+// hand out jobs (not paused, no limit: a fuzz input may have set either).
+// Aborts when the broker refuses any of it.
 Fixtures populate(Broker& broker, const std::string& prefix);
 
 }  // namespace errand::fuzz

@@ -2,17 +2,20 @@
 // connection. They go over a loopback socket to the real http::Server (its
 // head scanner, Beast's parser, the framing checks of connection.cpp), and
 // what comes out as requests goes to the real api::Api over a real embedded
-// store (RocksDB, --durability=memory, in a temp dir), all started once per
-// process. A socket and not a direct call: connection.cpp reads requests
-// straight off its stream, so no parsing function can be called without one.
+// store (RocksDB, --durability=memory, in a temp dir). These start with the
+// process and are replaced by fresh ones every 4096 inputs, so that what the
+// inputs pile up (queues, jobs, streams) does not slow later ones down.
+// A socket and not a direct call: connection.cpp reads requests straight off
+// its stream, so no parsing function can be called without one.
 // The server's io_context runs on the fuzzing thread, between the client's
 // reads and writes: no hand-over between threads for each input, which on a
 // busy machine costs more than the work (the store keeps its commit thread).
 //
 // Per input: connect, send every byte, shut down the sending side (the
 // server sees the end of the stream, and a waiting handler sees its client
-// gone), read until the server closes or 2 s pass (a live event stream after
-// a pipelined request is allowed to stay open: then close and move on).
+// gone), read until the server closes, or for at most 2 s and 150 ms after
+// its last byte (a live event stream after a pipelined request is allowed to
+// stay open: then close and move on).
 //
 // Placeholders let an input name jobs that exist: every 256 inputs the
 // harness makes fresh fixtures (fixtures.hpp), and before sending replaces
@@ -59,12 +62,17 @@ namespace {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kRefreshEvery = 256;  // inputs between fresh fixtures
+constexpr std::size_t kRefreshEvery = 256;   // inputs between fresh fixtures
+constexpr std::size_t kRestartEvery = 4096;  // inputs between fresh servers and stores
+// How long to wait for the server to close: in all, and once everything was
+// sent, without a byte from it. A live event stream (after a pipelined
+// request: see the top of this file) stops sending after its first events.
 constexpr auto kAnswerDeadline = std::chrono::seconds(2);
+constexpr auto kQuietDeadline = std::chrono::milliseconds(150);
+constexpr auto kHealthDeadline = std::chrono::seconds(10);
 constexpr std::size_t kKeepAnswerBytes = 1 << 20;
 
-// The server, its Api and store, for the whole process; torn down at exit so
-// that the store's threads are gone before static destructors run.
+// A server, its Api and store, in a temp dir of their own.
 struct Harness {
   std::filesystem::path dir;
   std::unique_ptr<Broker> broker;
@@ -75,31 +83,9 @@ struct Harness {
   std::unique_ptr<http::Server> server;
   std::uint16_t port = 0;
   Fixtures fixtures;
-  std::size_t inputs = 0;
 };
 
-Harness* harness = nullptr;
-
-void tear_down() {
-  Harness* h = harness;
-  harness = nullptr;
-  h->server->close_all();
-  h->work.reset();
-  h->io.run_for(std::chrono::milliseconds(100));  // let the connections see it
-  h->io.stop();
-  h->server.reset();
-  h->broker->shutdown();
-  const auto dir = h->dir;
-  // Members go in reverse order: the io_context, with any coroutine still in
-  // it (they refer to the Api and metrics), before the Api, metrics and store.
-  delete h;
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  log::shutdown();
-}
-
-void start() {
-  log::configure(log::Format::kText, log::Level::kError, log::Writer::kCaller);
+std::unique_ptr<Harness> start() {
   auto h = std::make_unique<Harness>();
   std::string dir_template =
       (std::filesystem::temp_directory_path() / "errand-fuzz-http-XXXXXX").string();
@@ -112,10 +98,9 @@ void start() {
   h->metrics = std::make_unique<metrics::ServerMetrics>(*h->broker);
   // Short waits: Prefer: wait and long polls end at once when the client is
   // gone, but not after a pipelined request, which keeps its client "there".
-  h->api =
-      std::make_unique<api::Api>(*h->broker, *h->metrics,
-                                 api::ApiOptions{.max_wait = std::chrono::milliseconds(100),
-                                                 .sse_keepalive = std::chrono::milliseconds(200)});
+  h->api = std::make_unique<api::Api>(*h->broker, *h->metrics,
+                                      api::ApiOptions{.max_wait = std::chrono::milliseconds(100),
+                                                      .sse_keepalive = std::chrono::seconds(1)});
   http::ServerLimits limits;
   limits.header_timeout = std::chrono::seconds(1);
   limits.body_timeout = std::chrono::seconds(1);
@@ -126,8 +111,33 @@ void start() {
   const auto err = h->server->listen("127.0.0.1:0");
   check(!err, "the server listens", err.value_or(""));
   h->port = h->server->port();
-  harness = h.release();
-  std::atexit(tear_down);
+  return h;
+}
+
+void stop(std::unique_ptr<Harness> h) {
+  h->server->close_all();
+  h->work.reset();
+  h->io.run_for(std::chrono::milliseconds(100));  // let the connections see it
+  h->io.stop();
+  h->server.reset();
+  h->broker->shutdown();
+  const auto dir = h->dir;
+  // Members go in reverse order: the io_context, with any coroutine still in
+  // it (they refer to the Api and metrics), before the Api, metrics and store.
+  h.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+// The harness of the inputs now running (replaced every kRestartEvery
+// inputs). Stopped at exit, so that the store's threads are gone before
+// static destructors run.
+std::unique_ptr<Harness> current;
+std::size_t inputs = 0;
+
+void stop_at_exit() {
+  stop(std::move(current));
+  log::shutdown();
 }
 
 // Replaces the placeholders (see the top of this file) in `bytes`.
@@ -146,10 +156,12 @@ void substitute(std::string& bytes, const Fixtures& f) {
   }
 }
 
-// Sends `request` on a new connection, then reads until the server closes
-// or `deadline` passes. Returns what came back, and whether the server closed.
+// Sends `request` on a new connection, then reads until the server closes,
+// `deadline` passes, or once all is sent nothing comes for `quiet`. Returns
+// what came back, and whether the server closed.
 std::pair<std::string, bool> exchange(asio::io_context& io, std::uint16_t port,
-                                      std::string_view request, Clock::duration deadline) {
+                                      std::string_view request, Clock::duration deadline,
+                                      Clock::duration quiet) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   check(fd >= 0, "a client socket");
   sockaddr_in addr{};
@@ -171,9 +183,10 @@ std::pair<std::string, bool> exchange(asio::io_context& io, std::uint16_t port,
   bool write_open = true;
   bool closed = false;
   const auto until = Clock::now() + deadline;
+  auto heard = Clock::now();  // the last byte sent or received
   while (!closed) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
-    if (left.count() <= 0) break;
+    const auto now = Clock::now();
+    if (now >= until || (!write_open && now - heard >= quiet)) break;
     io.poll();
     pollfd p{fd, static_cast<short>(POLLIN | (write_open ? POLLOUT : 0)), 0};
     if (poll(&p, 1, 0) <= 0) {
@@ -192,7 +205,10 @@ std::pair<std::string, bool> exchange(asio::io_context& io, std::uint16_t port,
     }
     if (write_open && (p.revents & POLLOUT)) {
       const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-      if (n > 0) sent += static_cast<std::size_t>(n);
+      if (n > 0) {
+        sent += static_cast<std::size_t>(n);
+        heard = Clock::now();
+      }
       if (n < 0 && errno != EAGAIN && errno != EINTR) sent = request.size();  // the server closed
       if (sent == request.size()) {
         shutdown(fd, SHUT_WR);
@@ -202,8 +218,10 @@ std::pair<std::string, bool> exchange(asio::io_context& io, std::uint16_t port,
     if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
       char buf[16 * 1024];
       const ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n > 0 && answer.size() < kKeepAnswerBytes)
+      if (n > 0) heard = Clock::now();
+      if (n > 0 && answer.size() < kKeepAnswerBytes) {
         answer.append(buf, static_cast<std::size_t>(n));
+      }
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) closed = true;
     }
   }
@@ -225,23 +243,31 @@ bool has_internal_error(std::string_view bytes) {
 }  // namespace errand::fuzz
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  errand::fuzz::start();
+  using namespace errand;
+  log::configure(log::Format::kText, log::Level::kError, log::Writer::kCaller);
+  fuzz::current = fuzz::start();
+  std::atexit(fuzz::stop_at_exit);
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace errand::fuzz;
-  Harness& h = *harness;
-  if (h.inputs++ % kRefreshEvery == 0) {
-    h.fixtures = populate(*h.broker, "fx" + std::to_string(h.inputs / kRefreshEvery));
+  if (inputs > 0 && inputs % kRestartEvery == 0) {
+    stop(std::move(current));
+    current = start();
+  }
+  Harness& h = *current;
+  if (inputs++ % kRefreshEvery == 0) {
+    h.fixtures = populate(*h.broker, "fx" + std::to_string(inputs / kRefreshEvery));
   }
   std::string request(reinterpret_cast<const char*>(data), size);
   substitute(request, h.fixtures);
-  const auto [answer, closed] = exchange(h.io, h.port, request, kAnswerDeadline);
+  const auto [answer, closed] = exchange(h.io, h.port, request, kAnswerDeadline, kQuietDeadline);
   check(!has_internal_error(answer), "no answer is a 500", answer.substr(0, 2000));
   if (!closed) {
-    const auto [health, health_closed] = exchange(
-        h.io, h.port, "GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n", std::chrono::seconds(10));
+    const auto [health, health_closed] =
+        exchange(h.io, h.port, "GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n", kHealthDeadline,
+                 kHealthDeadline);
     check(health.starts_with("HTTP/1.1 200"),
           "the server still answers /healthz after an input that kept its connection open", health);
   }

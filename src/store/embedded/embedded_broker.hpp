@@ -5,7 +5,9 @@
 // only then, so nobody sees a change that a crash could take back.
 //
 // At start-up the memory state is rebuilt from RocksDB. One timer thread
-// applies run_at, lease expiry, deadlines and retention.
+// applies run_at, lease expiry, deadlines and retention. After a write the
+// disk refused, writes are refused, reads go on, and the timer thread
+// brings writing back once the disk works (write_recovery.cpp).
 //
 // Thread-safe.
 #pragma once

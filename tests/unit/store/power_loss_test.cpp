@@ -6,12 +6,13 @@
 // had acknowledged must be there (ack_ledger.hpp).
 //
 // How many runs: ERRAND_POWER_LOSS_RUNS (default 3000; 100 under ASan or
-// TSan), stopping early after ERRAND_POWER_LOSS_SECONDS (default 60; 30),
-// and ERRAND_POWER_LOSS_CONTROL_RUNS (default 100; 30) for the negative
-// control (which stops after 60 s too).
+// TSan), stopping early after ERRAND_POWER_LOSS_SECONDS (default 60; 30)
+// but never before 20 runs, and ERRAND_POWER_LOSS_CONTROL_RUNS (default
+// 100; 30) for the negative control (which stops after 60 s too).
 // Each prints its counts; docs/reliability.md records what a run reported.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -144,26 +145,32 @@ class PowerCuts {
   std::vector<std::string> last_queues_;
 };
 
-// Runs until `runs` or `seconds`, whichever comes first, on fresh
-// directories of kRunsPerDirectory runs each (a store keeps every run's jobs).
+// However slow the machine, at least this many runs (unless fewer are asked for).
+constexpr std::uint64_t kMinRuns = 20;
+
+// Runs until `runs` or `seconds`, whichever comes first (but kMinRuns), on
+// fresh directories of kRunsPerDirectory runs each (a store keeps every
+// run's jobs).
 Totals power_cuts(embedded::Durability durability, std::uint64_t runs, double seconds) {
   constexpr std::uint64_t kRunsPerDirectory = 25;
   Totals totals;
   const auto started = std::chrono::steady_clock::now();
-  const auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto more = [&](std::uint64_t seed) {
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+    return seed <= runs && (elapsed.count() < seconds || seed <= kMinRuns);
   };
   std::uint64_t seed = 1;
-  while (seed <= runs && elapsed() < seconds && !::testing::Test::HasFailure()) {
+  while (more(seed) && !::testing::Test::HasFailure()) {
     PowerCuts cuts(durability, totals);
     if (totals.open_calls == 0) cuts.measure();
-    for (std::uint64_t i = 0; i < kRunsPerDirectory && seed <= runs && elapsed() < seconds; ++i) {
+    for (std::uint64_t i = 0; i < kRunsPerDirectory && more(seed); ++i) {
       cuts.run(seed++);
       if (::testing::Test::HasFailure()) break;
     }
     cuts.finish(seed);
   }
-  totals.seconds = elapsed();
+  totals.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return totals;
 }
 
@@ -171,8 +178,9 @@ unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>
 
 TEST(PowerLoss, NothingAcknowledgedIsLostUnderFsyncDurability) {
   CapturedLog quiet;
+  const std::uint64_t asked = runs_from_env("ERRAND_POWER_LOSS_RUNS", 3000, 100);
   const Totals t =
-      power_cuts(embedded::Durability::kFsync, runs_from_env("ERRAND_POWER_LOSS_RUNS", 3000, 100),
+      power_cuts(embedded::Durability::kFsync, asked,
                  static_cast<double>(runs_from_env("ERRAND_POWER_LOSS_SECONDS", 60, 30)));
   std::printf(
       "power loss, --durability fsync: %llu runs in %.1f s (disk calls: %llu to open, ~%llu per "
@@ -184,7 +192,7 @@ TEST(PowerLoss, NothingAcknowledgedIsLostUnderFsyncDurability) {
       ull(t.files_cut), ull(t.files_removed));
   EXPECT_EQ(t.lost, 0u);
   EXPECT_EQ(t.unexplained, 0u);
-  EXPECT_GE(t.runs, 50u) << "too few runs to prove anything";
+  EXPECT_GE(t.runs, std::min(asked, kMinRuns));
   EXPECT_GT(t.checked, t.runs) << "the runs acknowledged too little to prove anything";
   EXPECT_GT(t.files_cut + t.files_removed, 0u) << "no power cut dropped anything";
 }
