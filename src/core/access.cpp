@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "core/alerts.hpp"  // glob_matches: the alert rules' queue patterns are the same globs
+#include "core/hex.hpp"
+#include "core/queue_name.hpp"
 
 namespace errand {
 namespace {
@@ -14,23 +16,14 @@ constexpr Role kAllRoles[] = {Role::kSubmit, Role::kWork, Role::kAdmin};
 // A queue pattern: queue-name characters plus the wildcards `*` and `?`.
 bool is_valid_queue_glob(std::string_view glob) {
   if (glob.empty() || glob.size() > kMaxQueueGlob) return false;
-  return std::all_of(glob.begin(), glob.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-' || c == '*' || c == '?';
-  });
+  return std::all_of(glob.begin(), glob.end(),
+                     [](char c) { return is_queue_name_char(c) || c == '*' || c == '?'; });
 }
 
 bool is_valid_token_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxTokenName) return false;
   return std::none_of(name.begin(), name.end(),
                       [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 std::string joined(const std::vector<std::string>& items) {
@@ -117,8 +110,8 @@ std::optional<Sha256Digest> parse_sha256_hex(std::string_view hex) {
   Sha256Digest out{};
   if (hex.size() != out.size() * 2) return std::nullopt;
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = hex_value(hex[2 * i]);
-    const int lo = hex_value(hex[2 * i + 1]);
+    const int hi = hex_digit_value(hex[2 * i]);
+    const int lo = hex_digit_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
   }

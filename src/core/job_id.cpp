@@ -3,16 +3,11 @@
 #include <cassert>
 #include <cstring>
 
+#include "core/hex.hpp"
+
 namespace errand {
 namespace {
 constexpr char kHex[] = "0123456789abcdef";
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_dash_position(std::size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 }  // namespace
@@ -37,7 +32,7 @@ std::optional<JobId> JobId::parse(std::string_view text) {
       if (text[i] != '-') return std::nullopt;
       continue;
     }
-    const int v = hex_value(text[i]);
+    const int v = hex_digit_value(text[i]);
     if (v < 0) return std::nullopt;
     id.bytes[nibble / 2] |= static_cast<std::uint8_t>(nibble % 2 == 0 ? v << 4 : v);
     ++nibble;

@@ -10,7 +10,7 @@ bool is_alnum(char c) {
 bool is_valid_queue_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxQueueNameLength || !is_alnum(name[0])) return false;
   for (char c : name.substr(1)) {
-    if (!is_alnum(c) && c != '.' && c != '_' && c != '-') return false;
+    if (!is_queue_name_char(c)) return false;
   }
   return true;
 }

@@ -47,7 +47,7 @@ struct ServeOptions {
   // [[queues]] of the config file: settings applied at start-up.
   struct QueueConfig {
     std::string name;
-    std::int64_t max_queued = 0;  // 0: no limit
+    std::optional<std::int64_t> max_queued;  // absent: left as stored
   };
   std::vector<QueueConfig> queues;
   log::Format log_format = log::Format::kText;

@@ -201,14 +201,24 @@ describe('limits survive restarts and come from the config', () => {
     }
   });
 
-  test('[[queues]] in the config sets max_queued at start-up', async () => {
+  test('[[queues]] in the config sets max_queued at start-up; an entry without it keeps the stored one',
+       async () => {
+    const dataDir = path.join(dir, 'config-data');
+    const first = await startServer({ dataDir });
+    try {
+      const a = new Api(first);
+      assert.equal((await a.req('PUT', '/v1/queues/mail.out', { json: { max_queued: 4 } })).status, 200);
+      assert.equal((await a.req('PUT', '/v1/queues/orders', { json: { max_queued: 9 } })).status, 200);
+    } finally {
+      await first.close();
+    }
     const config = path.join(dir, 'queues.toml');
     writeFileSync(config, '[[queues]]\nname = "orders"\nmax_queued = 1\n\n[[queues]]\nname = "mail.out"\n');
-    const s = await startServer({ args: ['--config', config] });
+    const s = await startServer({ dataDir, args: ['--config', config] });
     try {
       const a = new Api(s);
-      assert.equal((await a.queue('orders')).max_queued, 1);
-      assert.equal((await a.queue('mail.out')).max_queued, null);
+      assert.equal((await a.queue('orders')).max_queued, 1, 'the config wins over the stored 9');
+      assert.equal((await a.queue('mail.out')).max_queued, 4, 'no max_queued in the config: the stored one stays');
       await a.submitOk('orders');
       assertProblem(await a.submit('orders', { payload: 1 }), 429);
     } finally {

@@ -111,22 +111,9 @@ void StoreDb::close_db() {
   db_.reset();
 }
 
-void StoreDb::enter() {
-  std::unique_lock lock(gate_mutex_);
-  gate_changed_.wait(lock, [this] { return !closing_; });
-  ++readers_;
-}
-
-void StoreDb::leave() {
-  std::lock_guard lock(gate_mutex_);
-  if (--readers_ == 0) gate_changed_.notify_all();
-}
-
 rocksdb::Status StoreDb::get(std::size_t cf, std::string_view key, std::string* value) {
-  enter();
-  const rocksdb::Status s = db_ ? db_->Get({}, handles_[cf], key, value) : closed();
-  leave();
-  return s;
+  std::shared_lock gate(gate_);
+  return db_ ? db_->Get({}, handles_[cf], key, value) : closed();
 }
 
 StoreDb::Cursor::Cursor(Cursor&& other) noexcept : db_(other.db_), it_(std::move(other.it_)) {
@@ -135,29 +122,24 @@ StoreDb::Cursor::Cursor(Cursor&& other) noexcept : db_(other.db_), it_(std::move
 
 StoreDb::Cursor::~Cursor() {
   it_.reset();  // before the database may close
-  if (db_) db_->leave();
+  if (db_) db_->gate_.unlock_shared();
 }
 
 StoreDb::Cursor StoreDb::scan(std::size_t cf) {
-  enter();
+  gate_.lock_shared();  // until the Cursor is destroyed
   std::unique_ptr<rocksdb::Iterator> it(db_ ? db_->NewIterator({}, handles_[cf])
                                             : rocksdb::NewErrorIterator(closed()));
   return Cursor(this, std::move(it));
 }
 
 rocksdb::Status StoreDb::write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch* batch) {
-  enter();
-  const rocksdb::Status s = db_ ? db_->Write(options, batch) : closed();
-  leave();
-  return s;
+  std::shared_lock gate(gate_);
+  return db_ ? db_->Write(options, batch) : closed();
 }
 
 rocksdb::Status StoreDb::flush() {
-  enter();
-  rocksdb::Status s = closed();
-  if (db_) s = db_->Flush({}, handles_);
-  leave();
-  return s;
+  std::shared_lock gate(gate_);
+  return db_ ? db_->Flush({}, handles_) : closed();
 }
 
 Status StoreDb::probe() {
@@ -188,12 +170,7 @@ Status StoreDb::probe_log() {
 }
 
 Status StoreDb::reopen() {
-  {
-    std::unique_lock lock(gate_mutex_);
-    gate_changed_.wait(lock, [this] { return !closing_; });
-    closing_ = true;
-    gate_changed_.wait(lock, [this] { return readers_ == 0; });
-  }
+  std::unique_lock gate(gate_);  // waits for the reads and writes under way
   // The first reopen after a failure learns what was applied; a later one
   // (the first could not open for writing) keeps that bound.
   if (db_ && !replay_up_to_) replay_up_to_ = db_->GetLatestSequenceNumber();
@@ -205,11 +182,7 @@ Status StoreDb::reopen() {
   } else {
     open_db(true, wal_filter_.get()).PermitUncheckedError();
   }
-  {
-    std::lock_guard lock(gate_mutex_);
-    closing_ = false;
-  }
-  gate_changed_.notify_all();
+  gate.unlock();
   if (!s.ok()) return unavailable_from(s, "cannot reopen the store");
   return Status::ok();
 }

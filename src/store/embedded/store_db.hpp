@@ -24,11 +24,10 @@
 #include <rocksdb/wal_filter.h>
 #include <rocksdb/write_batch.h>
 
-#include <condition_variable>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,11 +99,6 @@ class StoreDb {
   rocksdb::Status open_db(bool read_only, rocksdb::WalFilter* wal_filter);
   void close_db();
 
-  // Readers (gets, cursors, writes) enter and leave; reopen() closes the gate,
-  // waits until no reader is inside, and opens it again.
-  void enter();
-  void leave();
-
   const StoreDbOptions options_;
   std::shared_ptr<rocksdb::FileSystem> fs_;
   std::unique_ptr<rocksdb::Env> env_;  // over fs_ when one was given
@@ -117,10 +111,8 @@ class StoreDb {
   // writing succeeds: log records past it are not replayed.
   std::optional<rocksdb::SequenceNumber> replay_up_to_;
 
-  std::mutex gate_mutex_;
-  std::condition_variable gate_changed_;
-  int readers_ = 0;       // GUARDED_BY(gate_mutex_)
-  bool closing_ = false;  // GUARDED_BY(gate_mutex_)
+  // Gets, cursors and writes hold it shared; reopen() holds it exclusively.
+  std::shared_mutex gate_;
 };
 
 }  // namespace errand::embedded
