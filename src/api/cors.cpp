@@ -15,14 +15,14 @@ void add_cors_headers(http::Response& r, std::string_view origin) {
   r.set("Access-Control-Allow-Origin", std::string(origin));
   r.set("Vary", "Origin");
   r.set("Access-Control-Expose-Headers",
-        "Location, Retry-After, Preference-Applied, Idempotent-Replayed");
+        "Location, Retry-After, Preference-Applied, Idempotent-Replayed, WWW-Authenticate");
 }
 
 http::Response cors_preflight(std::string_view origin) {
   http::Response r;
   r.status = 204;
   add_cors_headers(r, origin);
-  r.set("Access-Control-Allow-Methods", "GET, POST, DELETE");
+  r.set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE");
   r.set("Access-Control-Allow-Headers",
         "Content-Type, Prefer, Idempotency-Key, Authorization, traceparent, Last-Event-ID");
   r.set("Access-Control-Max-Age", "600");

@@ -93,6 +93,8 @@ struct StreamConnection final : Connection {
     tcp_stream.close();
   }
 
+  void wake_idle() override { beast::get_lowest_layer(stream).cancel(); }
+
   void start(std::shared_ptr<Impl> server) override;
 
   Stream stream;
@@ -165,9 +167,17 @@ struct ForgetOnExit {
   }
 };
 
+// Whether bytes the server has not read yet wait in the socket.
+inline bool bytes_waiting(beast::tcp_stream& tcp_stream) {
+  error_code ec;
+  const std::size_t n = tcp_stream.socket().available(ec);
+  return !ec && n > 0;
+}
+
 // Reads the next request. Returns nullopt when the connection is over without
 // anything to answer: the peer closed, a deadline passed (the stream closed
-// the socket), the server closed it, or it is idle while the server drains.
+// the socket), the server closed it, or it is idle while the server drains
+// (and no request has begun to arrive: one that has is read and served).
 // `head_deadline`: when the head must be complete, for a first request; later
 // ones wait up to the idle timeout for their first byte.
 template <class Stream>
@@ -191,10 +201,12 @@ net::awaitable<std::optional<Incoming>> read_request(
       }
     }
     conn.idle = buffer.size() == 0;
-    if (conn.idle && server.stopping()) co_return std::nullopt;
+    if (conn.idle && server.stopping() && !bytes_waiting(tcp_stream)) co_return std::nullopt;
     tcp_stream.expires_at(head_deadline ? *head_deadline : Clock::now() + limits.idle_timeout);
     auto [ec, n] = co_await conn.stream.async_read_some(buffer.prepare(kReadChunk), kTuple);
     conn.idle = false;
+    // Woken by the drain (wake_idle): look again whether a request is arriving.
+    if (ec == net::error::operation_aborted && server.stopping() && buffer.size() == 0) continue;
     if (ec) co_return std::nullopt;
     buffer.commit(n);
   }
@@ -465,7 +477,14 @@ net::awaitable<void> serve(std::shared_ptr<Impl> server,
       co_return;
     }
   }
-  tcp_stream.close();
+  // Draining, a request may arrive as the connection closes: it is not
+  // served, but reading it out keeps the close a FIN the client's HTTP stack
+  // understands (the request was not carried out) instead of a reset.
+  if (server->stopping()) {
+    co_await close_gracefully(conn->stream);
+  } else {
+    tcp_stream.close();
+  }
 }
 
 template <class Stream>

@@ -35,6 +35,8 @@ net::awaitable<void> accept_loop(std::shared_ptr<Impl> server) {
   for (;;) {
     auto [ec, socket] =
         co_await server->acceptor->async_accept(net::make_strand(server->io), kTuple);
+    // Even after stop_accepting(): a client that connected before is served.
+    if (!ec) server->admit(tcp::socket(std::move(socket)));
     if (!server->accepting || !server->acceptor->is_open()) co_return;
     if (ec) {
       if (ec == net::error::operation_aborted) co_return;
@@ -43,7 +45,6 @@ net::awaitable<void> accept_loop(std::shared_ptr<Impl> server) {
       co_await pause.async_wait(kTuple);
       continue;
     }
-    server->admit(tcp::socket(std::move(socket)));
   }
 }
 
@@ -153,8 +154,19 @@ std::vector<std::shared_ptr<Connection>> Impl::snapshot() const {
 void Impl::stop_accepting() {
   accepting = false;
   net::post(acceptor_strand, [self = shared_from_this()] {
-    error_code ignored;
-    if (self->acceptor) self->acceptor->close(ignored);
+    if (!self->acceptor) return;
+    // Connections the kernel completed before now wait in the backlog; their
+    // clients sent their requests before the drain began, so they are
+    // accepted and served (or refused with an answer) rather than reset by
+    // the close. A connection arriving after this loop is refused.
+    error_code ec;
+    self->acceptor->non_blocking(true, ec);
+    while (!ec && !self->closing) {
+      tcp::socket socket(net::make_strand(self->io));
+      self->acceptor->accept(socket, ec);
+      if (!ec) self->admit(std::move(socket));
+    }
+    self->acceptor->close(ec);
   });
 }
 
@@ -163,7 +175,7 @@ void Impl::close_idle() {
   for (auto& conn : snapshot()) {
     const auto executor = conn->executor;
     net::post(executor, [conn = std::move(conn)] {
-      if (conn->idle) conn->close_now();
+      if (conn->idle) conn->wake_idle();
     });
   }
 }

@@ -37,13 +37,16 @@ struct Connection : std::enable_shared_from_this<Connection> {
 
   // Closes the socket at once: whatever is pending fails. On the strand.
   virtual void close_now() = 0;
+  // Cancels the read an idle connection waits in, so that it sees the drain:
+  // a request whose bytes have already arrived is still served. On the strand.
+  virtual void wake_idle() = 0;
   // Spawns the coroutine that serves its requests (detail::serve).
   virtual void start(std::shared_ptr<Server::Impl> server) = 0;
 
   const net::any_io_executor executor;
   const std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
   std::string remote;
-  bool idle = false;  // waiting for a request (or a handshake): close_idle() may close it
+  bool idle = false;  // waiting for a request (or a handshake): close_idle() wakes it
 };
 
 }  // namespace detail
