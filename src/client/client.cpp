@@ -208,7 +208,10 @@ std::int64_t Client::follow(std::string_view id, const std::function<bool(const 
   require_name(id, "job id");
   std::int64_t last = after_seq;
   auto backoff = kFollowBackoffInitial;
-  std::optional<std::chrono::steady_clock::time_point> failing_since;
+  // Since when the stream keeps failing; max(): it is not failing. (Not an
+  // optional: GCC 12 at -O1 warns that it "may be used uninitialized".)
+  constexpr auto kNotFailing = std::chrono::steady_clock::time_point::max();
+  auto failing_since = kNotFailing;
   for (;;) {
     bool done = false;  // the terminal event was delivered or on_event said stop
     int delivered = 0;
@@ -255,15 +258,15 @@ std::int64_t Client::follow(std::string_view id, const std::function<bool(const 
                         " answered an event stream request with " +
                         (resp.content_type.empty() ? "no content type" : resp.content_type));
       }
-      failing_since.reset();
+      failing_since = kNotFailing;
       // A stream that ends without news: either the job finished before
       // `last` (nothing more will come) or the server is going away.
       if (delivered == 0 && get(id).terminal()) return last;
     } catch (const Error& e) {
       if (!e.retryable()) throw;
       const auto now = std::chrono::steady_clock::now();
-      if (!failing_since) failing_since = now;
-      if (now - *failing_since >= give_up_after) throw;
+      if (failing_since == kNotFailing) failing_since = now;
+      if (now - failing_since >= give_up_after) throw;
     }
     if (delivered > 0) backoff = kFollowBackoffInitial;
     impl_->pause(backoff);

@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
   serve
       ->add_option("--shutdown-timeout-ms", shutdown_timeout_ms,
                    "On SIGTERM/SIGINT, wait this long at most for busy connections (a request, a "
-                   "stream) before closing them and exiting, in milliseconds")
+                   "stream) before closing them and exiting, in milliseconds; a second signal "
+                   "closes them at once")
       ->envname("ERRAND_SHUTDOWN_TIMEOUT_MS")
       ->check(CLI::Range(std::int64_t{0}, kMaxShutdownTimeoutMs))
       ->capture_default_str();

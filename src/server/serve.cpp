@@ -159,6 +159,14 @@ int serve(const ServeOptions& options) {
           io.stop();
         },
         asio::detached);
+    // A second signal (Ctrl-C again, an impatient supervisor) cuts the drain
+    // short: busy connections close now. The store is still flushed below,
+    // so what was acknowledged stays.
+    signals.async_wait([&](const boost::system::error_code& ec2, int sig2) {
+      if (ec2) return;
+      log::warn("second signal: closing busy connections now", {{"signal", sig2}});
+      server.close_all();
+    });
   });
 
   const auto colon = options.listen.rfind(':');

@@ -295,6 +295,29 @@ describe('--shutdown-timeout-ms bounds the exit', () => {
     }
   });
 
+  test('a second SIGTERM closes busy connections at once, and what was acknowledged stays', async (t) => {
+    const srv = await server({ args: ['--shutdown-timeout-ms', '60000'] });
+    const api = new Api(srv);
+    const q = uniqueQueue('second-signal');
+    const submitted = await api.submit(q, { payload: { n: 1 } });
+    assert.equal(submitted.status, 202, submitted.text);
+    const slowBody = await stalledBody(srv);
+    try {
+      const t0 = Date.now();
+      srv.proc.kill('SIGTERM');
+      await waitFor(() => /draining/.test(srv.stderr()), { timeoutMs: 10_000, message: 'the drain to begin' });
+      srv.proc.kill('SIGTERM');
+      const exit = await within(srv.exited, EXIT_MARGIN_MS, `the server to exit after a second SIGTERM\n${srv.stderr()}`);
+      t.diagnostic(`exited ${Date.now() - t0} ms after the first SIGTERM (shutdown timeout 60 000 ms)`);
+      assert.equal(exit.code, 0, srv.stderr());
+      assert.match(srv.stderr(), /second signal: closing busy connections now/);
+    } finally {
+      slowBody.close();
+    }
+    await srv.restart();
+    assert.equal((await api.job(submitted.body.id)).state, 'queued');
+  });
+
   const otherWays = {
     'ERRAND_SHUTDOWN_TIMEOUT_MS': () => ({ env: { ERRAND_SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS) } }),
     'shutdown_timeout_ms in the config file': () => {
