@@ -28,6 +28,10 @@ constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 // 503 answers in flight at once beyond the connection cap; past this a
 // connection is closed without an answer, so a flood costs nothing more.
 constexpr std::size_t kMaxRejecting = 64;
+// At most this many connections are taken from the backlog when the server
+// stops accepting (the kernel's default backlog is 4096): a client that keeps
+// connecting cannot hold the drain in that loop.
+constexpr std::size_t kMaxBacklogAtStop = 4096;
 // Accept fails mostly for lack of file descriptors; retrying at once would spin.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
@@ -161,7 +165,7 @@ void Impl::stop_accepting() {
     // the close. A connection arriving after this loop is refused.
     error_code ec;
     self->acceptor->non_blocking(true, ec);
-    while (!ec && !self->closing) {
+    for (std::size_t taken = 0; !ec && !self->closing && taken < kMaxBacklogAtStop; ++taken) {
       tcp::socket socket(net::make_strand(self->io));
       self->acceptor->accept(socket, ec);
       if (!ec) self->admit(std::move(socket));
