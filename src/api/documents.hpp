@@ -42,5 +42,9 @@ std::string time_or_null(const std::optional<Millis>& t);
 std::string string_or_null(const std::string& s);
 std::string raw_or_null(const std::string& s);  // JSON text, or "" for none
 std::string string_array(const std::vector<std::string>& strings);
+// The same, appended to `out`.
+void append_time_or_null(std::string& out, const std::optional<Millis>& t);
+void append_string_or_null(std::string& out, std::string_view s);
+void append_string_array(std::string& out, const std::vector<std::string>& strings);
 
 }  // namespace errand::api

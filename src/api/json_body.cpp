@@ -13,6 +13,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/json_escape.hpp"
+
 namespace errand::api {
 namespace {
 
@@ -335,6 +337,10 @@ void Fields::only(std::initializer_list<std::string_view> allowed,
   }
 }
 
-std::string quote(std::string_view s) { return json::serialize(json::string(s)); }
+std::string quote(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
 
 }  // namespace errand::api

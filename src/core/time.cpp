@@ -54,7 +54,7 @@ Millis now_millis() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string format_rfc3339(Millis t) {
+void append_rfc3339(std::string& out, Millis t) {
   const std::int64_t ms = ((t % 1000) + 1000) % 1000;
   std::int64_t secs = (t - ms) / 1000;
   std::int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
@@ -70,11 +70,38 @@ std::string format_rfc3339(Millis t) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
-  char buf[64];  // larger than needed: GCC cannot bound the year's digits
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(y), m, d,
-                static_cast<int>(sod / 3600), static_cast<int>(sod % 3600 / 60),
-                static_cast<int>(sod % 60), static_cast<int>(ms));
-  return buf;
+  const int hour = static_cast<int>(sod / 3600);
+  const int minute = static_cast<int>(sod % 3600 / 60);
+  const int second = static_cast<int>(sod % 60);
+  if (y < 0 || y > 9999) {
+    char buf[64];  // larger than needed: GCC cannot bound the year's digits
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(y), m, d,
+                  hour, minute, second, static_cast<int>(ms));
+    out += buf;
+    return;
+  }
+  // Written by hand: this runs several times for every job document, and
+  // snprintf was a tenth of a submit's instructions.
+  const std::size_t at = out.size();
+  out += "0000-00-00T00:00:00.000Z";
+  const auto put = [&out, at](std::size_t offset, int width, std::int64_t value) {
+    for (int i = width - 1; i >= 0; --i, value /= 10) {
+      out[at + offset + i] = static_cast<char>('0' + value % 10);
+    }
+  };
+  put(0, 4, y);
+  put(5, 2, m);
+  put(8, 2, d);
+  put(11, 2, hour);
+  put(14, 2, minute);
+  put(17, 2, second);
+  put(20, 3, ms);
+}
+
+std::string format_rfc3339(Millis t) {
+  std::string out;
+  append_rfc3339(out, t);
+  return out;
 }
 
 std::optional<Millis> parse_rfc3339(std::string_view s) {

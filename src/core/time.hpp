@@ -16,6 +16,8 @@ Millis now_millis();
 
 // "YYYY-MM-DDTHH:MM:SS.mmmZ". REQUIRES: 0 <= t < year 10000.
 std::string format_rfc3339(Millis t);
+// The same, appended to `out`.
+void append_rfc3339(std::string& out, Millis t);
 
 // Parses RFC 3339 date-time ("2026-11-27T11:23:19Z", fractions of any length,
 // "Z" or "+hh:mm"/"-hh:mm" offsets, 't'/'z' in lower case too). nullopt when

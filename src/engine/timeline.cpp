@@ -1,7 +1,6 @@
 #include "engine/timeline.hpp"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
+#include "core/json_escape.hpp"
 
 namespace errand {
 
@@ -9,7 +8,7 @@ std::string json_member(std::string_view name, std::string_view value) {
   std::string out = "\"";
   out += name;
   out += "\":";
-  out += boost::json::serialize(boost::json::string(value));
+  append_json_string(out, value);
   return out;
 }
 

@@ -1,135 +1,160 @@
 #include "store/embedded/record_codec.hpp"
 
-#include <boost/json.hpp>
-
-#include "store/embedded/codec_fields.hpp"
+#include "store/embedded/binary_fields.hpp"
+#include "store/embedded/record_codec_v1.hpp"
 
 namespace errand::embedded {
-namespace json = boost::json;
-using codec::get_opt_millis;
-using codec::get_str;
-using codec::opt_millis;
+namespace {
+
+// A value's format: binary records start with their version byte, version 1
+// (JSON) with '{'.
+constexpr char kJsonRecordStart = '{';
+
+// Which optional parts a job record has, as bits of one byte.
+enum JobParts : std::uint8_t { kHasError = 1, kHasFlow = 2, kCancelRequested = 4 };
+
+}  // namespace
 
 std::string encode_job(const JobRecord& r) {
-  json::object o;
-  o["v"] = kRecordFormatVersion;
-  o["id"] = r.id.to_string();
-  o["queue"] = r.queue;
-  o["state"] = std::string(to_string(r.state));
-  o["priority"] = r.priority;
-  o["attempt"] = r.attempt;
-  o["max_attempts"] = r.max_attempts;
-  o["backoff"] = codec::backoff_json(r.backoff);
-  o["lease_ms"] = r.lease_ms;
-  o["granted_lease_ms"] = r.granted_lease_ms;
-  o["created_at"] = r.created_at;
-  o["run_at"] = r.run_at;
-  o["started_at"] = opt_millis(r.started_at);
-  o["finished_at"] = opt_millis(r.finished_at);
-  o["lease_expires_at"] = opt_millis(r.lease_expires_at);
-  o["deadline"] = opt_millis(r.deadline);
-  o["worker"] = r.worker;
-  o["lease"] = r.lease_token;
+  std::string out;
+  out.reserve(96 + r.queue.size() + r.worker.size() + r.lease_token.size() +
+              r.progress_json.size() + r.idempotency_key.size() + r.traceparent.size());
+  binary::Writer w(out);
+  w.byte(kJobFormatVersion);
+  w.fixed(r.id.raw());
+  w.text(r.queue);
+  w.byte(static_cast<std::uint8_t>(r.state));
+  w.byte(static_cast<std::uint8_t>((r.error ? kHasError : 0) | (r.flow ? kHasFlow : 0) |
+                                   (r.cancel_requested ? kCancelRequested : 0)));
+  w.svarint(r.priority);
+  w.svarint(r.attempt);
+  w.svarint(r.max_attempts);
+  w.svarint(r.backoff.initial_ms);
+  w.real(r.backoff.multiplier);
+  w.svarint(r.backoff.max_ms);
+  w.real(r.backoff.jitter);
+  w.svarint(r.lease_ms);
+  w.svarint(r.granted_lease_ms);
+  w.svarint(r.created_at);
+  w.svarint(r.run_at);
+  w.optional(r.started_at);
+  w.optional(r.finished_at);
+  w.optional(r.lease_expires_at);
+  w.optional(r.deadline);
+  w.text(r.worker);
+  w.text(r.lease_token);
+  w.text(r.progress_json);
+  w.text(r.idempotency_key);
+  w.uvarint(r.tags.size());
+  for (const auto& t : r.tags) w.text(t);
+  w.text(r.traceparent);
+  w.uvarint(r.payload_hash);
+  w.uvarint(r.timeline_seq);
   if (r.error) {
-    o["error"] = {{"message", r.error->message},
-                  {"type", r.error->type},
-                  {"detail", r.error->detail},
-                  {"attempt", r.error->attempt}};
+    w.text(r.error->message);
+    w.text(r.error->type);
+    w.text(r.error->detail);
+    w.svarint(r.error->attempt);
   }
-  o["progress"] = r.progress_json;
-  o["cancel_requested"] = r.cancel_requested;
-  o["idempotency_key"] = r.idempotency_key;
-  json::array tags;
-  for (const auto& t : r.tags) tags.emplace_back(t);
-  o["tags"] = std::move(tags);
-  o["traceparent"] = r.traceparent;
-  o["payload_hash"] = r.payload_hash;
-  o["timeline_seq"] = r.timeline_seq;
   if (r.flow) {
-    o["flow"] = {{"id", r.flow->id.to_string()},
-                 {"step", r.flow->step},
-                 {"compensating", r.flow->compensating}};
+    w.fixed(r.flow->id.raw());
+    w.text(r.flow->step);
+    w.flag(r.flow->compensating);
   }
-  return json::serialize(o);
+  return out;
 }
 
 std::optional<JobRecord> decode_job(std::string_view value) {
-  const auto parsed = codec::parse_record(value);
-  if (!parsed) return std::nullopt;
-  const json::object& o = *parsed;
-  try {
-    JobRecord r;
-    auto id = JobId::parse(o.at("id").as_string());
-    auto state = parse_job_state(o.at("state").as_string());
-    if (!id || !state) return std::nullopt;
-    r.id = *id;
-    r.state = *state;
-    r.queue = get_str(o, "queue");
-    r.priority = o.at("priority").to_number<int>();
-    r.attempt = o.at("attempt").to_number<int>();
-    r.max_attempts = o.at("max_attempts").to_number<int>();
-    r.backoff = codec::read_backoff(o.at("backoff").as_object());
-    r.lease_ms = o.at("lease_ms").to_number<std::int64_t>();
-    r.granted_lease_ms = o.at("granted_lease_ms").to_number<std::int64_t>();
-    r.created_at = o.at("created_at").to_number<Millis>();
-    r.run_at = o.at("run_at").to_number<Millis>();
-    r.started_at = get_opt_millis(o, "started_at");
-    r.finished_at = get_opt_millis(o, "finished_at");
-    r.lease_expires_at = get_opt_millis(o, "lease_expires_at");
-    r.deadline = get_opt_millis(o, "deadline");
-    r.worker = get_str(o, "worker");
-    r.lease_token = get_str(o, "lease");
-    if (const json::value* e = o.if_contains("error"); e && e->is_object()) {
-      const json::object& eo = e->get_object();
-      r.error = JobError{get_str(eo, "message"), get_str(eo, "type"), get_str(eo, "detail"),
-                         eo.at("attempt").to_number<int>()};
-    }
-    r.progress_json = get_str(o, "progress");
-    r.cancel_requested = o.at("cancel_requested").as_bool();
-    r.idempotency_key = get_str(o, "idempotency_key");
-    for (const auto& t : o.at("tags").as_array()) r.tags.emplace_back(t.as_string());
-    r.traceparent = get_str(o, "traceparent");
-    r.payload_hash = o.at("payload_hash").to_number<std::uint64_t>();
-    r.timeline_seq = o.at("timeline_seq").to_number<std::uint32_t>();
-    if (const json::value* f = o.if_contains("flow"); f && f->is_object()) {
-      const json::object& fo = f->get_object();
-      auto flow_id = JobId::parse(fo.at("id").as_string());
-      if (!flow_id) return std::nullopt;
-      r.flow = FlowRef{*flow_id, get_str(fo, "step"), fo.at("compensating").as_bool()};
-    }
-    return r;
-  } catch (const std::exception&) {
-    return std::nullopt;  // a value of another shape: corrupt or from a newer version
+  if (!value.empty() && value[0] == kJsonRecordStart) return decode_job_v1(value);
+  binary::Reader in(value);
+  if (in.byte() != kJobFormatVersion) return std::nullopt;
+  JobRecord r;
+  const std::string_view id = in.fixed(16);
+  if (!in.ok()) return std::nullopt;
+  r.id = JobId::from_raw(id);
+  r.queue = in.text();
+  const std::uint8_t state = in.byte();
+  if (state >= kJobStateCount) return std::nullopt;
+  r.state = static_cast<JobState>(state);
+  const std::uint8_t parts = in.byte();
+  if (parts & ~(kHasError | kHasFlow | kCancelRequested)) return std::nullopt;
+  r.cancel_requested = parts & kCancelRequested;
+  r.priority = in.integer<int>();
+  r.attempt = in.integer<int>();
+  r.max_attempts = in.integer<int>();
+  r.backoff.initial_ms = in.svarint();
+  r.backoff.multiplier = in.real();
+  r.backoff.max_ms = in.svarint();
+  r.backoff.jitter = in.real();
+  r.lease_ms = in.svarint();
+  r.granted_lease_ms = in.svarint();
+  r.created_at = in.svarint();
+  r.run_at = in.svarint();
+  r.started_at = in.optional();
+  r.finished_at = in.optional();
+  r.lease_expires_at = in.optional();
+  r.deadline = in.optional();
+  r.worker = in.text();
+  r.lease_token = in.text();
+  r.progress_json = in.text();
+  r.idempotency_key = in.text();
+  const std::uint64_t tags = in.uvarint();
+  if (tags > value.size()) return std::nullopt;  // each tag takes at least a byte
+  for (std::uint64_t i = 0; i < tags && in.ok(); ++i) r.tags.push_back(in.text());
+  r.traceparent = in.text();
+  r.payload_hash = in.uvarint();
+  const std::uint64_t seq = in.uvarint();
+  if (seq > UINT32_MAX) return std::nullopt;
+  r.timeline_seq = static_cast<std::uint32_t>(seq);
+  if (parts & kHasError) {
+    JobError e;
+    e.message = in.text();
+    e.type = in.text();
+    e.detail = in.text();
+    e.attempt = in.integer<int>();
+    r.error = std::move(e);
   }
+  if (parts & kHasFlow) {
+    FlowRef f;
+    const std::string_view flow_id = in.fixed(16);
+    if (!in.ok()) return std::nullopt;
+    f.id = JobId::from_raw(flow_id);
+    f.step = in.text();
+    f.compensating = in.flag();
+    r.flow = std::move(f);
+  }
+  if (!in.ok() || !in.at_end()) return std::nullopt;
+  return r;
 }
 
 std::string encode_queue(const QueueState& q) {
-  json::object o;
-  o["v"] = kRecordFormatVersion;
-  o["paused"] = q.paused;
-  if (q.max_queued > 0) o["max_queued"] = q.max_queued;
-  o["enqueued_total"] = q.enqueued_total;
-  o["succeeded_total"] = q.succeeded_total;
-  o["failed_total"] = q.failed_total;
-  return json::serialize(o);
+  std::string out;
+  binary::Writer w(out);
+  w.byte(kQueueFormatVersion);
+  w.flag(q.paused);
+  w.svarint(q.max_queued);
+  w.svarint(q.enqueued_total);
+  w.svarint(q.succeeded_total);
+  w.svarint(q.failed_total);
+  return out;
 }
 
 bool decode_queue(std::string_view value, QueueState& q) {
-  boost::system::error_code ec;
-  json::value v = json::parse(value, ec);
-  if (ec || !v.is_object()) return false;
-  try {
-    const json::object& o = v.get_object();
-    q.paused = o.at("paused").as_bool();
-    const json::value* max_queued = o.if_contains("max_queued");
-    q.max_queued = max_queued ? max_queued->to_number<std::int64_t>() : 0;
-    q.enqueued_total = o.at("enqueued_total").to_number<std::int64_t>();
-    q.succeeded_total = o.at("succeeded_total").to_number<std::int64_t>();
-    q.failed_total = o.at("failed_total").to_number<std::int64_t>();
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
+  if (!value.empty() && value[0] == kJsonRecordStart) return decode_queue_v1(value, q);
+  binary::Reader in(value);
+  if (in.byte() != kQueueFormatVersion) return false;
+  const bool paused = in.flag();
+  const std::int64_t max_queued = in.svarint();
+  const std::int64_t enqueued = in.svarint();
+  const std::int64_t succeeded = in.svarint();
+  const std::int64_t failed = in.svarint();
+  if (!in.ok() || !in.at_end()) return false;
+  q.paused = paused;
+  q.max_queued = max_queued;
+  q.enqueued_total = enqueued;
+  q.succeeded_total = succeeded;
+  q.failed_total = failed;
+  return true;
 }
 
 std::string timeline_key(const JobId& id, std::uint32_t seq) {

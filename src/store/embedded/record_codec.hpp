@@ -1,8 +1,10 @@
 // How the embedded store encodes its records as RocksDB values. Versioned:
 // every value starts with its format version; docs/storage-format.md says
-// how to change it.
+// how to change it. Jobs and queues are binary (written for every submit,
+// lease and ack, so they must be cheap); flows are JSON.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,7 +14,11 @@
 
 namespace errand::embedded {
 
+// The JSON records: flows, and the jobs and queues written before version 2.
 inline constexpr int kRecordFormatVersion = 1;
+// The binary job and queue records: their first byte.
+inline constexpr std::uint8_t kJobFormatVersion = 2;
+inline constexpr std::uint8_t kQueueFormatVersion = 2;
 
 std::string encode_job(const JobRecord& rec);
 std::optional<JobRecord> decode_job(std::string_view value);

@@ -132,18 +132,58 @@ TEST(EmbeddedBroker, RefusesToOpenAStoreWrittenInANewerFormat) {
         [&](auto done) { broker->submit({job("q")}, std::move(done)); });
     ASSERT_TRUE(r.is_ok()) << describe(r.status());
   }
-  const std::string version = "\"v\":" + std::to_string(embedded::kRecordFormatVersion);
   rewrite_records(dir, "jobs", [&](std::string value) {
-    const auto at = value.find(version);
-    if (at != std::string::npos) {
-      value.replace(at, version.size(),
-                    "\"v\":" + std::to_string(embedded::kRecordFormatVersion + 1));
-    }
+    value[0] = static_cast<char>(embedded::kJobFormatVersion + 1);
     return value;
   });
   auto reopened = embedded::open_embedded_broker(options_in(dir));
   EXPECT_EQ(reopened.status().code(), Code::kInternal)
       << (reopened.is_ok() ? "opened" : describe(reopened.status()));
+}
+
+TEST(EmbeddedBroker, OpensAStoreWrittenInFormatVersion1) {
+  TempDir dir;
+  JobId id;
+  {
+    auto broker = must(embedded::open_embedded_broker(options_in(dir)), "open");
+    auto r = await_result<std::vector<SubmitOutcome>>(
+        [&](auto done) { broker->submit({job("q")}, std::move(done)); });
+    ASSERT_TRUE(r.is_ok()) << describe(r.status());
+    id = (*r)[0].job.record.id;
+  }
+  // What version 1 wrote (docs/storage-format.md), for the same job.
+  rewrite_records(dir, "jobs", [&](std::string) {
+    return R"({"v":1,"id":")" + id.to_string() +
+           R"(","queue":"q","state":"queued","priority":3,"attempt":0,"max_attempts":5,)"
+           R"("backoff":{"initial_ms":1000,"multiplier":2,"max_ms":3600000,"jitter":0.2},)"
+           R"("lease_ms":30000,"granted_lease_ms":30000,"created_at":1796210000000,)"
+           R"("run_at":1796210000000,"started_at":null,"finished_at":null,)"
+           R"("lease_expires_at":null,"deadline":null,"worker":"","lease":"",)"
+           R"("progress":"","cancel_requested":false,"idempotency_key":"k1","tags":["t"],)"
+           R"("traceparent":"","payload_hash":1,"timeline_seq":1})";
+  });
+  rewrite_records(dir, "queues", [](std::string) {
+    return std::string(
+        R"({"v":1,"paused":false,"enqueued_total":7,"succeeded_total":2,"failed_total":1})");
+  });
+  auto broker = must(embedded::open_embedded_broker(options_in(dir)), "reopen");
+  auto got = await_result<JobView>([&](auto done) { broker->get(id, std::move(done)); });
+  ASSERT_TRUE(got.is_ok()) << describe(got.status());
+  EXPECT_EQ(got->record.priority, 3);
+  EXPECT_EQ(got->record.idempotency_key, "k1");
+  EXPECT_EQ(got->record.tags, std::vector<std::string>{"t"});
+  auto stats = await_result<QueueStats>([&](auto done) { broker->queue("q", std::move(done)); });
+  ASSERT_TRUE(stats.is_ok());
+  EXPECT_EQ(stats->enqueued_total, 7);
+  EXPECT_EQ(stats->succeeded_total, 2);
+  // It is leased from where it was, and written back in the current format.
+  LeaseSpec spec;
+  spec.queues = {"q"};
+  spec.worker = "w";
+  auto leased =
+      await_result<std::vector<JobView>>([&](auto done) { broker->lease(spec, std::move(done)); });
+  ASSERT_TRUE(leased.is_ok() && leased->size() == 1u);
+  EXPECT_EQ((*leased)[0].record.id, id);
 }
 
 TEST(EmbeddedBroker, EveryReopenSeesWhatEarlierOpensWrote) {

@@ -103,16 +103,19 @@ TEST(RecordCodec, EveryStateRoundTrips) {
 }
 
 TEST(RecordCodec, EncodedJobCarriesTheFormatVersion) {
-  EXPECT_NE(encode_job(full_record()).find("\"v\":" + std::to_string(kRecordFormatVersion)),
-            std::string::npos);
+  EXPECT_EQ(encode_job(full_record())[0], static_cast<char>(kJobFormatVersion));
+  QueueState q;
+  EXPECT_EQ(encode_queue(q)[0], static_cast<char>(kQueueFormatVersion));
 }
 
 TEST(RecordCodec, RefusesARecordOfAnotherFormatVersion) {
   std::string value = encode_job(full_record());
-  const std::string version = "\"v\":" + std::to_string(kRecordFormatVersion);
-  value.replace(value.find(version), version.size(),
-                "\"v\":" + std::to_string(kRecordFormatVersion + 1));
+  value[0] = static_cast<char>(kJobFormatVersion + 1);
   EXPECT_FALSE(decode_job(value).has_value());
+  std::string queue = encode_queue(QueueState{});
+  queue[0] = static_cast<char>(kQueueFormatVersion + 1);
+  QueueState back;
+  EXPECT_FALSE(decode_queue(queue, back));
 }
 
 TEST(RecordCodec, RefusesGarbageAndRecordsOfTheWrongShape) {
@@ -121,9 +124,61 @@ TEST(RecordCodec, RefusesGarbageAndRecordsOfTheWrongShape) {
         R"({"v":1,"id":"0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9e","state":"lost"})"}) {
     EXPECT_FALSE(decode_job(bad).has_value()) << bad;
   }
-  std::string truncated = encode_job(full_record());
-  truncated.resize(truncated.size() / 2);
-  EXPECT_FALSE(decode_job(truncated).has_value());
+  const std::string whole = encode_job(full_record());
+  for (std::size_t n = 0; n < whole.size(); ++n) {
+    EXPECT_FALSE(decode_job(whole.substr(0, n)).has_value()) << "cut to " << n << " bytes";
+  }
+  EXPECT_FALSE(decode_job(whole + '\0').has_value()) << "a byte too many";
+  std::string bad_state = encode_job(full_record());
+  bad_state[17 + 1 + full_record().queue.size()] = static_cast<char>(kJobStateCount);
+  EXPECT_FALSE(decode_job(bad_state).has_value());
+}
+
+// Version 1 wrote JSON; a data directory from then must still open.
+TEST(RecordCodec, ReadsVersion1JsonRecords) {
+  const auto r = decode_job(
+      R"({"v":1,"id":"0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9e","queue":"orders","state":"running",)"
+      R"("priority":0,"attempt":1,"max_attempts":5,)"
+      R"("backoff":{"initial_ms":1000,"multiplier":2,"max_ms":3600000,"jitter":0.2},)"
+      R"("lease_ms":30000,"granted_lease_ms":30000,"created_at":1796210000000,)"
+      R"("run_at":1796210000000,"started_at":1796210000100,"finished_at":null,)"
+      R"("lease_expires_at":1796210030100,"deadline":null,"worker":"host-1/123","lease":"tok",)"
+      R"("progress":"","cancel_requested":false,"idempotency_key":"","tags":["a"],)"
+      R"("traceparent":"","payload_hash":123,"timeline_seq":2,)"
+      R"("flow":{"id":"0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9f","step":"charge","compensating":false}})");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->state, JobState::kRunning);
+  EXPECT_EQ(r->lease_expires_at, 1796210030100);
+  EXPECT_EQ(r->lease_token, "tok");
+  ASSERT_TRUE(r->flow.has_value());
+  EXPECT_EQ(r->flow->step, "charge");
+  // ...and is written back in the current format, unchanged.
+  const auto again = decode_job(encode_job(*r));
+  ASSERT_TRUE(again.has_value());
+  expect_same(*r, *again);
+  QueueState q;
+  ASSERT_TRUE(decode_queue(
+      R"({"v":1,"paused":true,"max_queued":9,"enqueued_total":5,"succeeded_total":4,"failed_total":1})",
+      q));
+  EXPECT_TRUE(q.paused);
+  EXPECT_EQ(q.max_queued, 9);
+  EXPECT_EQ(q.enqueued_total, 5);
+}
+
+TEST(RecordCodec, ExtremeNumbersRoundTrip) {
+  JobRecord r = full_record();
+  r.priority = INT32_MIN;
+  r.attempt = INT32_MAX;
+  r.created_at = INT64_MIN;
+  r.run_at = INT64_MAX;
+  r.deadline = -1;
+  r.payload_hash = UINT64_MAX;
+  r.timeline_seq = UINT32_MAX;
+  r.flow = FlowRef{*JobId::parse("0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9f"), "s", true};
+  const auto decoded = decode_job(encode_job(r));
+  ASSERT_TRUE(decoded.has_value());
+  expect_same(r, *decoded);
+  EXPECT_EQ(decoded->flow, r.flow);
 }
 
 TEST(RecordCodec, QueueRecordRoundTrips) {
