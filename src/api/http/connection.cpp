@@ -196,7 +196,13 @@ Request to_request(bhttp::request<bhttp::string_body>& req, const std::string& r
   return out;
 }
 
-bool copy_headers(const Headers& from, bhttp::fields& to) {
+namespace {
+
+// Calls add(name, value) for each of the handler's headers the server sends:
+// framing is the server's business, and a header that would split the
+// response is dropped. Returns false when the handler asked to close.
+template <class Add>
+bool for_each_sendable_header(const Headers& from, Add&& add) {
   bool keep = true;
   for (const auto& [name, value] : from) {
     const auto unsafe = [](char c) { return c == '\r' || c == '\n' || c == '\0'; };
@@ -210,9 +216,49 @@ bool copy_headers(const Headers& from, bhttp::fields& to) {
       if (contains_token(value, "close")) keep = false;
       continue;
     }
-    to.insert(name, value);
+    add(name, value);
   }
   return keep;
+}
+
+}  // namespace
+
+bool copy_headers(const Headers& from, bhttp::fields& to) {
+  return for_each_sendable_header(
+      from, [&to](const std::string& name, const std::string& value) { to.insert(name, value); });
+}
+
+std::string response_head(int status, const Headers& headers, std::size_t body_size,
+                          unsigned version, bool& keep_alive) {
+  std::string head;
+  head.reserve(256);
+  head += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+  head += std::to_string(status);
+  head += ' ';
+  head += view(bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status))));
+  head += "\r\n";
+  bool has_type = false;
+  const bool handler_keeps =
+      for_each_sendable_header(headers, [&](const std::string& name, const std::string& value) {
+        has_type = has_type || iequals(name, "Content-Type");
+        head += name;
+        head += ": ";
+        head += value;
+        head += "\r\n";
+      });
+  keep_alive = keep_alive && handler_keeps;
+  head += "Server: errand\r\n";
+  if (has_content(status)) {
+    if (body_size > 0 && !has_type) head += "Content-Type: application/json\r\n";
+    head += "Content-Length: ";
+    head += std::to_string(body_size);
+    head += "\r\n";
+  }
+  // HTTP/1.1 keeps a connection unless told; HTTP/1.0 closes it unless told.
+  if (version >= 11 && !keep_alive) head += "Connection: close\r\n";
+  if (version < 11 && keep_alive) head += "Connection: keep-alive\r\n";
+  head += "\r\n";
+  return head;
 }
 
 net::awaitable<Response> call_handler(const Impl& server, Request& request) {
