@@ -34,11 +34,16 @@ class Signal : public std::enable_shared_from_this<Signal> {
   }
 
   void fire() {
-    asio::post(timer_.get_executor(), [self = shared_from_this()] {
-      self->fired_ = true;
-      self->timer_.cancel();
-    });
+    asio::post(timer_.get_executor(), [self = shared_from_this()] { self->fire_here(); });
   }
+  // fire() from the executor the signal was made on: no post.
+  void fire_here() {
+    fired_ = true;
+    timer_.cancel();
+  }
+  // Arms the signal again after a wake-up that did not end the wait. Call
+  // it on the signal's executor.
+  void reset() { fired_ = false; }
 
   // True when fired (now or before), false when `deadline` passed first.
   asio::awaitable<bool> wait(Clock::time_point deadline) {

@@ -102,47 +102,61 @@ Reply lease_jobs(State& s, http::Request& req) {
   std::optional<metrics::GaugeScope> open_wait;  // a long poll, not a plain lease
   if (deadline > Clock::now()) open_wait.emplace(s.metrics.open_waits());
   const LeaseRequestScope asking(s.broker, spec->queues);
-  std::vector<std::string> topics;
-  for (const auto& q : spec->queues) topics.push_back(queue_topic(q));
-  bool was_woken = false;  // the previous wait ended by a wake-up
-  for (;;) {
-    auto signal = co_await Signal::make();
-    const auto sub = s.broker.waiters().subscribe(topics, [signal] { signal->fire(); });
-    // Checked right before each attempt: a job leased to a worker that is gone
-    // sits leased to nobody until its lease expires, while live workers wait.
-    // (One leased in the race after this check is recovered that way too.)
-    const bool gone = req.client_gone();
-    Result<std::vector<JobView>> jobs = std::vector<JobView>{};
-    if (!gone) {
-      jobs = co_await await_result<std::vector<JobView>>(
-          [&](auto cb) { s.broker.lease(*spec, std::move(cb)); });
-    }
-    bool done = gone || !jobs || !jobs->empty() || s.draining || Clock::now() >= deadline;
-    if (!done) {
+  // A long poll parks in the broker, which leases to it in the same write
+  // that makes a job ready: nothing polls, and a submit to an idle worker
+  // costs one durable write. The wait ends early when the worker leaves or
+  // the server drains (notify_everyone wakes every subscription).
+  const auto executor = co_await asio::this_coro::executor;
+  auto signal = co_await Signal::make();
+  auto granted = std::make_shared<std::optional<Result<std::vector<JobView>>>>();
+  // The grant arrives on the commit thread; the slot is only touched here.
+  auto on_grant = [executor, signal, granted](Result<std::vector<JobView>> r) mutable {
+    asio::post(executor, [signal, granted, r = std::move(r)]() mutable {
+      *granted = std::move(r);
+      signal->fire_here();
+    });
+  };
+  if (req.client_gone()) {
+    // Nobody to give jobs to: a job leased now would sit until its lease expired.
+    *granted = std::vector<JobView>{};
+  } else if (deadline > Clock::now() && !s.draining) {
+    const std::uint64_t ticket = s.broker.lease_or_park(*spec, on_grant);
+    if (ticket != 0) {
+      static const std::string kDrainTopic = "errand:drain";
+      const auto sub =
+          s.broker.waiters().subscribe({&kDrainTopic, 1}, [signal] { signal->fire(); });
       req.on_client_gone([signal] { signal->fire(); });
-      co_await signal->wait(deadline);
-      done = req.client_gone();
-    }
-    s.broker.waiters().unsubscribe(sub);
-    if (done) {
-      // A wake-up meant for one ready job may have reached this request after
-      // its lease was already decided, or after its worker left (then maybe
-      // in the previous round, with no attempt since): hand it on so the job
-      // is not stranded. When only the worker leaving fired the signal, this
-      // wakes another waiter for nothing; it leases nothing and waits again.
-      if (signal->fired() || (gone && was_woken)) {
-        for (const auto& t : topics) s.broker.waiters().notify_some(t, 1);
+      // Left, or the drain began, before these were set up.
+      if (req.client_gone() || s.draining) signal->fire_here();
+      auto wait_until = deadline;
+      for (;;) {
+        co_await signal->wait(wait_until);
+        if (*granted) break;
+        if (s.broker.unpark(ticket)) {
+          *granted = std::vector<JobView>{};
+          break;
+        }
+        // Leased to this request meanwhile: its answer is already on the way.
+        signal->reset();
+        wait_until = Clock::time_point::max();
       }
-      if (!jobs) co_return error_response(jobs.status());
-      std::string out = "{\"jobs\":[";
-      for (std::size_t i = 0; i < jobs->size(); ++i) {
-        if (i) out += ',';
-        out += leased_job_document((*jobs)[i]);
-      }
-      co_return json_response(200, out + "]}");
+      s.broker.waiters().unsubscribe(sub);
     }
-    was_woken = signal->fired();
+  } else {
+    s.broker.lease(*spec, on_grant);
   }
+  while (!*granted) {
+    signal->reset();
+    co_await signal->wait(Clock::time_point::max());
+  }
+  Result<std::vector<JobView>>& jobs = **granted;
+  if (!jobs) co_return error_response(jobs.status());
+  std::string out = "{\"jobs\":[";
+  for (std::size_t i = 0; i < jobs->size(); ++i) {
+    if (i) out += ',';
+    out += leased_job_document((*jobs)[i]);
+  }
+  co_return json_response(200, out + "]}");
 }
 
 Reply ack_job(State& s, http::Request& req, const JobId& id) {

@@ -131,8 +131,17 @@ class Broker {
   // idempotent replays add no job and pass.
   virtual void submit(std::vector<SubmitSpec> jobs, Callback<std::vector<SubmitOutcome>> done) = 0;
   // Leases up to spec.max ready jobs; an empty list when none is ready. Does
-  // not wait: callers wait on the queue topics of waiters() and call again.
+  // not wait.
   virtual void lease(LeaseSpec spec, Callback<std::vector<JobView>> done) = 0;
+  // A long poll's lease: like lease() when jobs are ready; otherwise the
+  // request is parked and `done` runs once jobs of its queues become ready,
+  // leased to it in the same durable write that made them ready (a submit
+  // to a waiting worker costs one write, not two). Returns the ticket to
+  // unpark() with, or 0 when it did not park (`done` runs or ran).
+  virtual std::uint64_t lease_or_park(LeaseSpec spec, Callback<std::vector<JobView>> done) = 0;
+  // Withdraws a parked request (its wait is over). True: `done` will never
+  // run. False: jobs were already leased to it and `done` runs or ran.
+  virtual bool unpark(std::uint64_t ticket) = 0;
   virtual void ack(AckSpec spec, Callback<JobState> done) = 0;
   virtual void fail(FailSpec spec, Callback<FailOutcome> done) = 0;
   virtual void heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) = 0;

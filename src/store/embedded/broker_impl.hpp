@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <list>
 #include <map>
 #include <mutex>
 #include <random>
@@ -93,6 +94,14 @@ class Change {
     changes_.push_back(state_change(r, r.state, std::nullopt, at));
   }
   void ready(const std::string& queue, std::size_t n = 1) { ready_.emplace_back(queue, n); }
+  // Whether this change made jobs of `queue` ready.
+  bool made_ready(const std::string& queue) const {
+    for (const auto& r : ready_) {
+      if (r.first == queue) return true;
+    }
+    return false;
+  }
+  bool made_any_ready() const { return !ready_.empty(); }
   bool empty() const { return puts_.empty() && dels_.empty() && ranges_.empty(); }
 
   void fill(rocksdb::WriteBatch& wb, rocksdb::ColumnFamilyHandle* const* cfs) const {
@@ -146,6 +155,8 @@ class EmbeddedBroker final : public Broker {
 
   void submit(std::vector<SubmitSpec> jobs, Callback<std::vector<SubmitOutcome>> done) override;
   void lease(LeaseSpec spec, Callback<std::vector<JobView>> done) override;
+  std::uint64_t lease_or_park(LeaseSpec spec, Callback<std::vector<JobView>> done) override;
+  bool unpark(std::uint64_t ticket) override;
   void ack(AckSpec spec, Callback<JobState> done) override;
   void fail(FailSpec spec, Callback<FailOutcome> done) override;
   void heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) override;
@@ -181,8 +192,37 @@ class EmbeddedBroker final : public Broker {
 
  private:
   // Appends `change` to the group commit; `then` runs once it is durable (or
-  // failed). REQUIRES: mutex_ held, so that commit order is change order.
+  // failed). Jobs it makes ready go to parked leases in the same write.
+  // REQUIRES: mutex_ held, so that commit order is change order.
   void commit(Change change, std::function<void(const Status&)> then);
+
+  // Leases: what take_ready() decided under mutex_, answered once durable.
+  // What a leased job of a flow gets beside its payload: the flow and the ids
+  // of the jobs whose results are its inputs.
+  struct PendingInputs {
+    LeasedFlow flow;
+    std::vector<std::pair<std::string, JobId>> from;  // step name, its job
+  };
+  struct Grant {
+    std::vector<JobView> jobs;
+    std::vector<std::optional<PendingInputs>> inputs;
+    Callback<std::vector<JobView>> done;
+  };
+  struct ParkedLease {
+    std::uint64_t ticket;
+    LeaseSpec spec;
+    Callback<std::vector<JobView>> done;
+  };
+  // Leases up to spec.max ready jobs of spec's queues into `c`.
+  // REQUIRES: mutex_ held.
+  std::vector<JobView> take_ready(const LeaseSpec& spec, Millis now, Change& c);
+  // REQUIRES: mutex_ held.
+  Grant make_grant(std::vector<JobView> jobs, Callback<std::vector<JobView>> done);
+  // Reads the granted jobs' payloads and flow inputs (written by now) and answers.
+  void deliver(Grant& grant, const Status& written);
+  // Leases the jobs `c` makes ready to the parked requests, oldest first, in
+  // `c`. REQUIRES: mutex_ held.
+  std::vector<Grant> hand_off(Change& c, Millis now);
   // Why a write cannot start (shut down, or the store cannot write since a
   // write failed), or ok. REQUIRES: mutex_ held.
   Status write_refused();
@@ -229,12 +269,7 @@ class EmbeddedBroker final : public Broker {
   // REQUIRES: mutex_ held.
   FlowView flow_view(const FlowEntry& f);
   void read_flow_results(FlowView& v);
-  // What a leased job of a flow gets beside its payload: the flow and the ids
-  // of the jobs whose results are its inputs. REQUIRES: mutex_ held.
-  struct PendingInputs {
-    LeasedFlow flow;
-    std::vector<std::pair<std::string, JobId>> from;  // step name, its job
-  };
+  // REQUIRES: mutex_ held.
   std::optional<PendingInputs> flow_inputs_of(const JobRecord& r);
   void read_flow_inputs(PendingInputs& p);
   Status recover_flows();
@@ -276,6 +311,10 @@ class EmbeddedBroker final : public Broker {
   std::condition_variable timer_wake_;       // waits on mutex_
   std::optional<Millis> timer_sleep_until_;  // GUARDED_BY(mutex_)
   bool stopping_ = false;                    // GUARDED_BY(mutex_)
+  // Long polls waiting for jobs, oldest first (few: one per idle worker
+  // connection), and the next ticket.
+  std::list<ParkedLease> parked_;  // GUARDED_BY(mutex_)
+  std::uint64_t next_ticket_ = 1;  // GUARDED_BY(mutex_)
   std::thread timer_thread_;
 };
 

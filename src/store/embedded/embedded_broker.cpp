@@ -41,14 +41,19 @@ Status EmbeddedBroker::load_from_store() {
 }
 
 void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> then) {
-  advance_flows(change, now_millis());  // in the same write: a crash never splits them
+  const Millis now = now_millis();
+  advance_flows(change, now);  // in the same write: a crash never splits them
+  // After the flows: the steps they start are ready jobs too.
+  auto grants = std::make_shared<std::vector<Grant>>(hand_off(change, now));
   wake_timers_if_earlier();
   auto shared = std::make_shared<Change>(std::move(change));
   committer_.append([&](rocksdb::WriteBatch& wb) { shared->fill(wb, db_->handles()); },
-                    [this, shared, then = std::move(then)](const Status& s) {
-                      if (!s.is_ok()) return then(on_write_failed(s));
-                      shared->publish(waiters_, change_feed_);
-                      then(s);
+                    [this, shared, grants, then = std::move(then)](const Status& s) {
+                      const Status written = s.is_ok() ? s : on_write_failed(s);
+                      if (written.is_ok()) shared->publish(waiters_, change_feed_);
+                      // Workers first: their jobs are what callers wait for.
+                      for (auto& g : *grants) deliver(g, written);
+                      then(written);
                     });
 }
 
@@ -166,12 +171,7 @@ JobRecord& EmbeddedBroker::create_job(SubmitSpec&& s, Millis now, Change& c) {
   return stored;
 }
 
-void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) {
-  std::unique_lock lock(mutex_);
-  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
-  const Millis now = now_millis();
-  activity_.asked(spec.queues, now);
-  Change c;
+std::vector<JobView> EmbeddedBroker::take_ready(const LeaseSpec& spec, Millis now, Change& c) {
   std::vector<JobView> leased;
   for (const auto& name : spec.queues) {
     QueueState* q = index_.find_queue(name);
@@ -205,27 +205,94 @@ void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) 
     if (!q->ready.empty()) c.ready(q->name);
     if (static_cast<int>(leased.size()) >= spec.max) break;
   }
+  return leased;
+}
+
+EmbeddedBroker::Grant EmbeddedBroker::make_grant(std::vector<JobView> jobs,
+                                                 Callback<std::vector<JobView>> done) {
+  // The steps of a flow get the results of the steps they came after.
+  Grant g{std::move(jobs), {}, std::move(done)};
+  for (const auto& j : g.jobs) g.inputs.push_back(flow_inputs_of(j.record));
+  return g;
+}
+
+void EmbeddedBroker::deliver(Grant& g, const Status& written) {
+  if (!written.is_ok()) return g.done(written);
+  // Read after the commit: the submit that wrote a payload may have been in
+  // this very group.
+  for (std::size_t i = 0; i < g.jobs.size(); ++i) {
+    g.jobs[i].payload_json = read_value(kPayloads, g.jobs[i].record.id);
+    if (g.inputs[i]) {
+      read_flow_inputs(*g.inputs[i]);
+      g.jobs[i].flow = std::move(g.inputs[i]->flow);
+    }
+  }
+  g.done(std::move(g.jobs));
+}
+
+std::vector<EmbeddedBroker::Grant> EmbeddedBroker::hand_off(Change& c, Millis now) {
+  std::vector<Grant> grants;
+  if (parked_.empty() || !c.made_any_ready()) return grants;
+  for (auto it = parked_.begin(); it != parked_.end();) {
+    const auto& queues = it->spec.queues;
+    if (std::none_of(queues.begin(), queues.end(), [&](auto& q) { return c.made_ready(q); })) {
+      ++it;
+      continue;
+    }
+    std::vector<JobView> leased = take_ready(it->spec, now, c);
+    if (leased.empty()) {
+      ++it;
+      continue;
+    }
+    grants.push_back(make_grant(std::move(leased), std::move(it->done)));
+    it = parked_.erase(it);
+  }
+  return grants;
+}
+
+void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) {
+  std::unique_lock lock(mutex_);
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
+  const Millis now = now_millis();
+  activity_.asked(spec.queues, now);
+  Change c;
+  std::vector<JobView> leased = take_ready(spec, now, c);
   if (c.empty()) {
     lock.unlock();
     return done(std::move(leased));
   }
-  // The steps of a flow get the results of the steps they came after.
-  std::vector<std::optional<PendingInputs>> inputs;
-  for (const auto& j : leased) inputs.push_back(flow_inputs_of(j.record));
-  commit(std::move(c), [this, leased = std::move(leased), inputs = std::move(inputs),
-                        done = std::move(done)](const Status& s) mutable {
-    if (!s.is_ok()) return done(s);
-    // Read after the commit: the submit that wrote a payload may have been
-    // in this very group.
-    for (std::size_t i = 0; i < leased.size(); ++i) {
-      leased[i].payload_json = read_value(kPayloads, leased[i].record.id);
-      if (inputs[i]) {
-        read_flow_inputs(*inputs[i]);
-        leased[i].flow = std::move(inputs[i]->flow);
-      }
-    }
-    done(std::move(leased));
-  });
+  auto grant = std::make_shared<Grant>(make_grant(std::move(leased), std::move(done)));
+  commit(std::move(c), [this, grant](const Status& s) { deliver(*grant, s); });
+}
+
+std::uint64_t EmbeddedBroker::lease_or_park(LeaseSpec spec, Callback<std::vector<JobView>> done) {
+  std::unique_lock lock(mutex_);
+  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no), 0;
+  const Millis now = now_millis();
+  activity_.asked(spec.queues, now);
+  Change c;
+  std::vector<JobView> leased = take_ready(spec, now, c);
+  if (!leased.empty()) {
+    auto grant = std::make_shared<Grant>(make_grant(std::move(leased), std::move(done)));
+    commit(std::move(c), [this, grant](const Status& s) { deliver(*grant, s); });
+    return 0;
+  }
+  // Jobs found past their deadline on the way were expired: write that.
+  if (!c.empty()) commit(std::move(c), [](const Status&) {});
+  const std::uint64_t ticket = next_ticket_++;
+  parked_.push_back(ParkedLease{ticket, std::move(spec), std::move(done)});
+  return ticket;
+}
+
+bool EmbeddedBroker::unpark(std::uint64_t ticket) {
+  Callback<std::vector<JobView>> dropped;  // destroyed outside the lock
+  std::lock_guard lock(mutex_);
+  const auto it = std::find_if(parked_.begin(), parked_.end(),
+                               [ticket](const ParkedLease& p) { return p.ticket == ticket; });
+  if (it == parked_.end()) return false;
+  dropped = std::move(it->done);
+  parked_.erase(it);
+  return true;
 }
 
 void EmbeddedBroker::ack(AckSpec spec, Callback<JobState> done) {
@@ -731,6 +798,12 @@ void EmbeddedBroker::shutdown() {
   timer_wake_.notify_one();
   if (timer_thread_.joinable()) timer_thread_.join();
   committer_.stop();
+  std::list<ParkedLease> parked;
+  {
+    std::lock_guard lock(mutex_);
+    parked.swap(parked_);
+  }
+  for (auto& p : parked) p.done(stopped());
   waiters_.notify_everyone();
   if (options_.durability == Durability::kMemory) {
     // Without a WAL, only flushed memtables survive even a clean restart.

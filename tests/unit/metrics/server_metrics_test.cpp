@@ -16,6 +16,8 @@ class FeedOnlyBroker final : public Broker {
  public:
   void submit(std::vector<SubmitSpec>, Callback<std::vector<SubmitOutcome>>) override {}
   void lease(LeaseSpec, Callback<std::vector<JobView>>) override {}
+  std::uint64_t lease_or_park(LeaseSpec, Callback<std::vector<JobView>>) override { return 0; }
+  bool unpark(std::uint64_t) override { return false; }
   void ack(AckSpec, Callback<JobState>) override {}
   void fail(FailSpec, Callback<FailOutcome>) override {}
   void heartbeat(HeartbeatSpec, Callback<HeartbeatOutcome>) override {}

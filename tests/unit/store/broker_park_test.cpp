@@ -1,0 +1,157 @@
+// The Broker conformance suite, part 7: parked leases (lease_or_park). A
+// long poll that finds nothing waits inside the broker, which leases to it
+// in the same durable write that makes a job ready: one write, not two.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <memory>
+#include <vector>
+
+#include "broker_conformance.hpp"
+
+namespace errand::conformance {
+namespace {
+
+using Jobs = Result<std::vector<JobView>>;
+
+struct Parked {
+  std::uint64_t ticket = 0;
+  std::future<Jobs> answer;
+  std::shared_ptr<std::atomic<bool>> called = std::make_shared<std::atomic<bool>>(false);
+  // Whether the broker has answered (an unparked request's promise breaks
+  // instead, which makes the future ready too).
+  bool answered() const { return called->load(); }
+  Jobs take() {
+    if (answer.wait_for(kCallTimeout) != std::future_status::ready) {
+      return Status(Code::kInternal, std::string(kTimedOut));
+    }
+    return answer.get();
+  }
+};
+
+// Counts the group commits the store makes. The feed calls from the commit thread.
+class CommitCounter {
+ public:
+  explicit CommitCounter(CommitFeed& feed) : feed_(feed) {
+    id_ = feed_.subscribe([this](std::span<const CommitStats> s) { commits_ += s.size(); });
+  }
+  ~CommitCounter() { feed_.unsubscribe(id_); }
+  std::size_t commits() const { return commits_.load(); }
+
+ private:
+  CommitFeed& feed_;
+  CommitFeed::Id id_;
+  std::atomic<std::size_t> commits_{0};
+};
+
+Parked park_on(Broker& broker, LeaseSpec spec) {
+  auto promise = std::make_shared<std::promise<Jobs>>();
+  Parked p;
+  p.answer = promise->get_future();
+  p.ticket = broker.lease_or_park(std::move(spec), [promise, called = p.called](Jobs jobs) {
+    called->store(true);
+    promise->set_value(std::move(jobs));
+  });
+  return p;
+}
+
+TEST_P(BrokerTest, ParkLeasesAtOnceWhenJobsAreReady) {
+  const JobId id = must(submit(job("q", R"({"n":7})")), "submit").job.record.id;
+  Parked p = park_on(broker(), lease_spec({"q"}));
+  EXPECT_EQ(p.ticket, 0u);
+  auto jobs = must(p.take(), "lease");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].record.id, id);
+  EXPECT_EQ(jobs[0].payload_json, R"({"n":7})");
+  EXPECT_FALSE(broker().unpark(p.ticket));
+}
+
+TEST_P(BrokerTest, ParkAParkedLeaseGetsTheNextJobInTheWriteThatStoresIt) {
+  Parked p = park_on(broker(), lease_spec({"q"}));
+  ASSERT_NE(p.ticket, 0u);
+  EXPECT_FALSE(p.answered());
+  const CommitCounter counter(broker().commits());
+  const JobId id = must(submit(job("q", R"({"n":8})")), "submit").job.record.id;
+  auto jobs = must(p.take(), "the parked lease");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].record.id, id);
+  EXPECT_EQ(jobs[0].payload_json, R"({"n":8})");
+  EXPECT_EQ(jobs[0].record.state, JobState::kRunning);
+  EXPECT_EQ(counter.commits(), 1u) << "the submit and the lease are one durable write";
+  const JobView stored = must(get(id), "get");
+  EXPECT_EQ(stored.record.state, JobState::kRunning);
+  EXPECT_EQ(stored.record.lease_token, jobs[0].record.lease_token);
+  EXPECT_EQ(must(ack(id, jobs[0].record.lease_token), "ack"), JobState::kSucceeded);
+  EXPECT_FALSE(broker().unpark(p.ticket)) << "a granted request is no longer parked";
+}
+
+TEST_P(BrokerTest, ParkAnUnparkedRequestGetsNothing) {
+  Parked p = park_on(broker(), lease_spec({"q"}));
+  ASSERT_NE(p.ticket, 0u);
+  EXPECT_TRUE(broker().unpark(p.ticket));
+  EXPECT_FALSE(broker().unpark(p.ticket));
+  const JobId id = must(submit(job("q")), "submit").job.record.id;
+  EXPECT_EQ(must(get(id), "get").record.state, JobState::kQueued);
+  EXPECT_FALSE(p.answered());
+  EXPECT_EQ(must(lease(lease_spec({"q"})), "lease").size(), 1u);
+}
+
+TEST_P(BrokerTest, ParkARequestParkedOnSeveralQueuesGetsAJobOfAny) {
+  Parked p = park_on(broker(), lease_spec({"a", "b"}));
+  ASSERT_NE(p.ticket, 0u);
+  must(submit(job("other")), "submit elsewhere");
+  EXPECT_FALSE(p.answered());
+  const JobId id = must(submit(job("b")), "submit").job.record.id;
+  auto jobs = must(p.take(), "the parked lease");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].record.id, id);
+}
+
+TEST_P(BrokerTest, ParkOldestParkedFirstEachUpToItsMax) {
+  Parked first = park_on(broker(), lease_spec({"q"}, 2));
+  Parked second = park_on(broker(), lease_spec({"q"}, 5));
+  Parked third = park_on(broker(), lease_spec({"q"}, 5));
+  must(submit_batch({job("q"), job("q"), job("q")}), "submit three");
+  EXPECT_EQ(must(first.take(), "first").size(), 2u);
+  EXPECT_EQ(must(second.take(), "second").size(), 1u);
+  EXPECT_FALSE(third.answered());
+  EXPECT_TRUE(broker().unpark(third.ticket));
+}
+
+TEST_P(BrokerTest, ParkAPausedQueueHandsJobsOverOnlyOnceResumed) {
+  must(set_paused("q", true), "pause");
+  Parked p = park_on(broker(), lease_spec({"q"}));
+  ASSERT_NE(p.ticket, 0u);
+  const JobId id = must(submit(job("q")), "submit").job.record.id;
+  EXPECT_EQ(must(get(id), "get").record.state, JobState::kQueued);
+  EXPECT_FALSE(p.answered());
+  must(set_paused("q", false), "resume");
+  auto jobs = must(p.take(), "the parked lease");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].record.id, id);
+}
+
+TEST_P(BrokerTest, ParkARetriedJobGoesToAParkedLease) {
+  must(submit(quick_retry_job("q", 30'000)), "submit");
+  auto leased = must(lease(lease_spec({"q"})), "lease");
+  ASSERT_EQ(leased.size(), 1u);
+  Parked p = park_on(broker(), lease_spec({"q"}));
+  ASSERT_NE(p.ticket, 0u);
+  must(fail(fail_spec(leased[0], true, 0)), "fail, retry at once");
+  auto again = must(p.take(), "the parked lease");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].record.id, leased[0].record.id);
+  EXPECT_EQ(again[0].record.attempt, 2);
+}
+
+TEST_P(BrokerTest, ParkShutdownAnswersParkedLeases) {
+  Parked p = park_on(broker(), lease_spec({"q"}));
+  ASSERT_NE(p.ticket, 0u);
+  reopen();
+  const Jobs answer = p.take();
+  EXPECT_EQ(answer.status().code(), Code::kUnavailable) << describe(answer.status());
+}
+
+}  // namespace
+}  // namespace errand::conformance
