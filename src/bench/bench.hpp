@@ -4,9 +4,11 @@
 // This header includes no Boost: main.cpp is slow enough to compile.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/commands.hpp"
@@ -39,6 +41,10 @@ inline constexpr std::int64_t kMaxJobs = 100'000'000;
 inline constexpr std::int64_t kMaxWaits = 1'000'000;
 inline constexpr int kMaxWindow = 10'000;
 inline constexpr int kMaxConcurrency = 10'000;
+// W4 waits on jobs of the queue --queue + this, which nobody works.
+inline constexpr std::string_view kIdleQueueSuffix = "-idle";
+// The longest --queue, so that the idle queue's name fits in 128 characters.
+inline constexpr std::size_t kMaxBenchQueueName = 123;
 
 // Why `args` cannot run (one sentence, without "errand: "), or empty.
 std::string check_bench_args(const BenchArgs& args);

@@ -9,6 +9,8 @@
 namespace errand::bench {
 namespace {
 
+static_assert(kMaxBenchQueueName + kIdleQueueSuffix.size() == kMaxQueueNameLength);
+
 bool is_positive_seconds(double s) { return std::isfinite(s) && s > 0 && s <= 24 * 3600; }
 
 }  // namespace
@@ -24,9 +26,9 @@ std::string check_bench_args(const BenchArgs& args) {
   if (args.server.url.starts_with("https://")) {
     return "errand bench speaks plain http:// only (it measures the server, not TLS)";
   }
-  if (!args.queue.empty() && !is_valid_queue_name(args.queue + "-idle")) {
+  if (!args.queue.empty() && !is_valid_queue_name(args.queue + std::string(kIdleQueueSuffix))) {
     return "--queue '" + args.queue + "' is not a valid queue name of at most " +
-           std::to_string(kMaxQueueNameLength - 5) + " characters";
+           std::to_string(kMaxBenchQueueName) + " characters";
   }
   if (args.jobs < 1 || args.jobs > kMaxJobs) {
     return "--jobs must be between 1 and " + std::to_string(kMaxJobs);

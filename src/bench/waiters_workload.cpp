@@ -136,7 +136,7 @@ net::awaitable<void> until_waits_are_held(RunContext& context, HttpConnection& p
 // One job for each wait, in a queue nobody works.
 net::awaitable<std::vector<std::string>> jobs_to_wait_on(RunContext& context,
                                                          HttpConnection& probe) {
-  const std::string queue = context.queue + "-idle";
+  const std::string queue = context.queue + std::string(kIdleQueueSuffix);
   context.progress.begin("w4 enqueue jobs to wait on", "jobs",
                          static_cast<std::uint64_t>(context.args.waits));
   std::vector<std::string> ids;
