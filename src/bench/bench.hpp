@@ -29,7 +29,8 @@ struct BenchArgs {
   std::optional<double> rate;  // w3: open loop, arrivals per second
   double duration_seconds = 10;
   double warmup_seconds = 2;
-  std::int64_t waits = 10'000;    // w4: open waits
+  std::int64_t waits = 10'000;  // w4: open waits
+  bool sse = false;  // w4: hold event streams (GET /v1/jobs/ID/events) instead of long polls
   std::optional<int> server_pid;  // w4: read the server's RSS from /proc/PID/status
   bool json = false;              // one JSON document on stdout instead of a table
   bool quiet = false;             // no progress line

@@ -66,6 +66,7 @@ std::string check_bench_args(const BenchArgs& args) {
     return "--waits must be between 1 and " + std::to_string(kMaxWaits);
   }
   if (args.server_pid && *args.server_pid <= 0) return "--server-pid must be a process id";
+  if (args.sse && w != "w4") return "--sse is for w4 only";
   return {};
 }
 

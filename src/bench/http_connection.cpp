@@ -8,6 +8,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -46,6 +47,24 @@ struct HttpConnection::Impl {
   const ServerAddress& server;
   bool open = false;
   std::string head;  // reused: a request's head, rebuilt for each
+
+  // A request's head into `head`: one extra header when `name` (with its
+  // ": ") is not empty, a JSON Content-Type when the body is not empty.
+  void write_head(std::string_view method, std::string_view target, std::string_view name,
+                  std::string_view value, std::size_t body_size) {
+    head.clear();
+    head.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ");
+    head.append(server.host_header).append("\r\n");
+    if (!server.authorization.empty()) {
+      head.append("Authorization: ").append(server.authorization).append("\r\n");
+    }
+    if (!name.empty()) head.append(name).append(value).append("\r\n");
+    if (body_size > 0) {
+      head.append("Content-Type: application/json\r\nContent-Length: ");
+      head.append(std::to_string(body_size)).append("\r\n");
+    }
+    head.append("\r\n");
+  }
 };
 
 HttpConnection::HttpConnection(const net::any_io_executor& executor, const ServerAddress& server)
@@ -81,22 +100,9 @@ net::awaitable<HttpResponse> HttpConnection::request(std::string_view method,
     response.error = std::move(error);
     co_return response;
   }
-  std::string& head = impl_->head;
-  head.clear();
-  head.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ");
-  head.append(impl_->server.host_header).append("\r\n");
-  if (!impl_->server.authorization.empty()) {
-    head.append("Authorization: ").append(impl_->server.authorization).append("\r\n");
-  }
-  if (!prefer.empty()) head.append("Prefer: ").append(prefer).append("\r\n");
-  if (!body.empty()) {
-    head.append("Content-Type: application/json\r\nContent-Length: ");
-    head.append(std::to_string(body.size())).append("\r\n");
-  }
-  head.append("\r\n");
-
+  impl_->write_head(method, target, prefer.empty() ? "" : "Prefer: ", prefer, body.size());
   impl_->stream.expires_after(timeout);
-  const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(body)};
+  const std::array<net::const_buffer, 2> buffers{net::buffer(impl_->head), net::buffer(body)};
   auto [write_ec, written] = co_await net::async_write(impl_->stream, buffers, kTuple);
   (void)written;
   if (!write_ec) {
@@ -115,6 +121,51 @@ net::awaitable<HttpResponse> HttpConnection::request(std::string_view method,
   response.error = describe(write_ec, timeout);
   close();
   co_return response;
+}
+
+net::awaitable<HttpResponse> HttpConnection::open_stream(std::string_view target,
+                                                         std::chrono::milliseconds timeout) {
+  HttpResponse response;
+  if (std::string error = co_await connect(); !error.empty()) {
+    response.error = std::move(error);
+    co_return response;
+  }
+  impl_->write_head("GET", target, "Accept: ", "text/event-stream", 0);
+  impl_->stream.expires_after(timeout);
+  auto [write_ec, written] =
+      co_await net::async_write(impl_->stream, net::buffer(impl_->head), kTuple);
+  (void)written;
+  if (!write_ec) {
+    bhttp::response_parser<bhttp::empty_body> parser;
+    auto [read_ec, read] =
+        co_await bhttp::async_read_header(impl_->stream, impl_->buffer, parser, kTuple);
+    (void)read;
+    if (!read_ec) {
+      response.status = static_cast<int>(parser.get().result_int());
+      if (response.status != 200) close();  // its body, if any, is not read
+      co_return response;
+    }
+    write_ec = read_ec;
+  }
+  response.error = describe(write_ec, timeout);
+  close();
+  co_return response;
+}
+
+net::awaitable<std::string> HttpConnection::read_stream(std::chrono::milliseconds idle_timeout) {
+  // The events are not parsed: the stream is only held open, so its framing
+  // does not matter, and the connection is not used again.
+  impl_->buffer.clear();
+  std::array<char, 4096> scratch{};
+  for (;;) {
+    impl_->stream.expires_after(idle_timeout);
+    auto [ec, n] = co_await impl_->stream.async_read_some(net::buffer(scratch), kTuple);
+    (void)n;
+    if (ec) {
+      close();
+      co_return describe(ec, idle_timeout);
+    }
+  }
 }
 
 void HttpConnection::close() {

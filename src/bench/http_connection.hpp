@@ -50,6 +50,16 @@ class HttpConnection {
                                                std::string_view body, std::string_view prefer,
                                                std::chrono::milliseconds timeout);
 
+  // Sends `GET target` asking for Server-Sent Events and reads the answer's
+  // head within `timeout` (the response has a status or an error, no body).
+  // After a 200 the stream is open: read_stream() holds it.
+  boost::asio::awaitable<HttpResponse> open_stream(std::string_view target,
+                                                   std::chrono::milliseconds timeout);
+  // Reads and drops what an open stream sends until it ends, close() is
+  // called or nothing came for `idle_timeout`; returns why it ended. The
+  // connection is closed then.
+  boost::asio::awaitable<std::string> read_stream(std::chrono::milliseconds idle_timeout);
+
   // Closes the connection; the next request opens a new one.
   void close();
 

@@ -79,6 +79,7 @@ json::object settings_json(const BenchArgs& args, Workload workload) {
       break;
     case Workload::kWaiters:
       o["waits"] = args.waits;
+      o["sse"] = args.sse;
       [[fallthrough]];
     case Workload::kRoundTrip:
       o["duration_s"] = args.duration_seconds;

@@ -1,8 +1,9 @@
 // W4: what open waits cost. W3 runs once alone, then args.waits requests
-// `GET /v1/jobs/{id}` with `Prefer: wait=60` are held open on jobs nobody
-// works (one job each, in a queue of their own, re-asked when a wait ends),
-// and W3 runs again beside them. Reports the server's resident memory
-// before and with the waits, and both W3 runs.
+// `GET /v1/jobs/{id}` with `Prefer: wait=60` (or, with --sse, event streams
+// `GET /v1/jobs/{id}/events`) are held open on jobs nobody works (one job
+// each, in a queue of their own, asked again when a wait ends), and W3 runs
+// again beside them. Reports the server's resident memory before and with
+// the waits, and both W3 runs.
 #include <algorithm>
 
 #include "bench/round_trip.hpp"
@@ -25,7 +26,10 @@ constexpr auto kSettleWithoutMetrics = std::chrono::seconds(2);
 class OpenWaits {
  public:
   OpenWaits(RunContext& context, std::vector<std::string> job_ids)
-      : context_(context), job_ids_(std::move(job_ids)), group_(context.executor, context.abort) {}
+      : context_(context),
+        job_ids_(std::move(job_ids)),
+        group_(context.executor, context.abort),
+        sse_(context.args.sse) {}
 
   // Connects one connection per job, kConnectWave at a time, and starts its wait.
   net::awaitable<void> open() {
@@ -59,11 +63,18 @@ class OpenWaits {
     context_.progress.add();
   }
 
+  // Holds a wait on job `id` until close(): a long poll asked again each
+  // time it ends, or an event stream opened again should the server end it.
   net::awaitable<void> wait_loop(HttpConnection& connection, const std::string& id) {
-    const std::string target = "/v1/jobs/" + id;
+    const std::string target = "/v1/jobs/" + id + (sse_ ? "/events" : "");
+    const auto timeout = kRequestTimeout + std::chrono::seconds(kWaitSeconds);
     while (!stopping_) {
-      const HttpResponse response = co_await connection.request(
-          "GET", target, {}, kWaitPrefer, kRequestTimeout + std::chrono::seconds(kWaitSeconds));
+      HttpResponse response;
+      if (sse_) {
+        response = co_await connection.open_stream(target, kRequestTimeout);
+      } else {
+        response = co_await connection.request("GET", target, {}, kWaitPrefer, timeout);
+      }
       if (stopping_) co_return;
       if (response.status == 503) {
         throw BenchFailure("GET " + target + " answered 503 with " +
@@ -72,6 +83,8 @@ class OpenWaits {
                            "exceed the waits plus the callers and about 10 more");
       }
       expect_status(response, 200, "GET", target, context_.server);
+      // Keep-alive comments come every 15 s: a silent stream is a dead one.
+      if (sse_) co_await connection.read_stream(timeout);
     }
   }
 
@@ -79,6 +92,7 @@ class OpenWaits {
   std::vector<std::string> job_ids_;
   std::vector<std::unique_ptr<HttpConnection>> connections_;
   TaskGroup group_;
+  const bool sse_;
   bool stopping_ = false;
 };
 
@@ -105,10 +119,11 @@ net::awaitable<std::optional<std::uint64_t>> server_rss(RunContext& context, Htt
   co_return std::nullopt;
 }
 
+// What the server counts the waits as: open waits, or open SSE streams.
 net::awaitable<std::optional<double>> open_waits_metric(RunContext& context,
                                                         HttpConnection& probe) {
   const std::string text = co_await metrics_text(probe, context.server);
-  co_return metric_value(text, "errand_open_waits");
+  co_return metric_value(text, context.args.sse ? "errand_sse_streams" : "errand_open_waits");
 }
 
 // Returns once the server reports `waits` more open waits than `baseline`.
@@ -172,8 +187,9 @@ net::awaitable<BenchResult> run_waiters(RunContext& context) {
   co_await waits.open();
   co_await until_waits_are_held(context, probe, baseline, args.waits);
   memory.with_waits_bytes = co_await server_rss(context, probe, memory);
-  result.runs.push_back(co_await closed_loop(context, concurrency,
-                                             label + ", " + std::to_string(args.waits) + " waits"));
+  const std::string waits_label =
+      label + ", " + std::to_string(args.waits) + (args.sse ? " streams" : " waits");
+  result.runs.push_back(co_await closed_loop(context, concurrency, waits_label));
   co_await waits.close();
   worker.stop();
   co_await worker_group.wait();

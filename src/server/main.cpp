@@ -131,6 +131,8 @@ void add_bench_command(CLI::App& app, errand::bench::BenchArgs& args, const OnPa
       ->capture_default_str();
   bench->add_option("--waits", args.waits, "w4: open waits (GET /v1/jobs/ID, Prefer: wait=60)")
       ->capture_default_str();
+  bench->add_flag("--sse", args.sse,
+                  "w4: hold event streams (GET /v1/jobs/ID/events) instead of long polls");
   bench->add_option("--server-pid", args.server_pid,
                     "w4: read the server's memory from /proc/PID/status");
   bench->add_flag("--json", args.json, "Print one JSON document instead of the table");

@@ -144,7 +144,21 @@ describe('w4 open waits', () => {
     assert.equal((await counts(`${q}-idle`)).queued, 60);
     const c = await counts(q);
     assert.equal(c.succeeded, r.runs[0].total + r.runs[1].total);
-    await waitFor(async () => (await openWaits()) === 0, { message: 'the waits to close' });
+    await waitFor(async () => (await gauge('errand_open_waits')) === 0,
+                  { message: 'the waits to close' });
+  });
+
+  test('--sse holds event streams instead of long polls', async () => {
+    const q = uniqueQueue('bench-w4s');
+    const r = await bench(['w4', '--queue', q, '--sse', '--waits', '40', '--concurrency', '2',
+                           '--duration', '0.3', '--warmup', '0', '--server-pid',
+                           String(srv.proc.pid)]);
+    assert.equal(r.settings.sse, true);
+    assert.deepEqual(r.runs.map((run) => run.label), ['C=2, no waits', 'C=2, 40 streams']);
+    assert.ok(r.memory.with_waits_bytes > 0);
+    assert.equal((await counts(`${q}-idle`)).queued, 40);
+    await waitFor(async () => (await gauge('errand_sse_streams')) === 0,
+                  { message: 'the streams to close' });
   });
 
   test('without --server-pid the memory is unknown (the server exports no RSS)', async () => {
@@ -156,10 +170,11 @@ describe('w4 open waits', () => {
   });
 });
 
-async function openWaits() {
+/** The value of a gauge without labels in GET /metrics. */
+async function gauge(name) {
   const res = await api.req('GET', '/metrics');
   assert.equal(res.status, 200);
-  return Number(/^errand_open_waits (\S+)$/m.exec(res.text)[1]);
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(res.text)[1]);
 }
 
 describe('output', () => {
@@ -182,7 +197,7 @@ describe('output', () => {
     assert.match(res.stdout, /Usage: .*errand bench/);
     assert.match(res.stdout, /Example: errand bench /);
     for (const flag of ['--jobs', '--window', '--batch', '--concurrency', '--rate', '--duration',
-                        '--warmup', '--waits', '--server-pid', '--json']) {
+                        '--warmup', '--waits', '--sse', '--server-pid', '--json']) {
       assert.ok(res.stdout.includes(flag), flag);
     }
   });
@@ -204,6 +219,7 @@ describe('usage errors exit 2 with one sentence, and send nothing', () => {
     [['w3', '--duration', '0'], /--duration must be above 0/],
     [['w4', '--concurrency', '1,2'], /w4 takes one --concurrency/],
     [['w1', '--queue', 'no spaces'], /not a valid queue name/],
+    [['w3', '--sse'], /--sse is for w4 only/],
     [['w1', '--server', 'https://127.0.0.1:1'], /plain http:\/\/ only/],
     [['w1', '--server', 'ftp://x'], /must be an http:\/\/ or https:\/\/ URL/],
   ];
