@@ -5,8 +5,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <optional>
 
@@ -156,8 +158,15 @@ int run_bench(const BenchArgs& args) {
                        args.queue.empty() ? fresh_queue(args.workload) : args.queue,
                        abort,
                        *progress};
+    // Ctrl-C ends the run cleanly: the progress line is erased, the
+    // connections closed, and the exit status says it did not finish.
+    net::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&abort](const boost::system::error_code& ec, int) {
+      if (!ec) abort.fail(std::make_exception_ptr(BenchFailure("interrupted: no report")));
+    });
     net::co_spawn(io, run_workload(context, workload),
                   [&](const std::exception_ptr& e, BenchResult r) {
+                    signals.cancel();
                     if (e) {
                       abort.fail(e);
                     } else {

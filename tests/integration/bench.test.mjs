@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Api, uniqueQueue, waitFor } from './lib/http.mjs';
-import { cli, freePort, show } from './lib/cli.mjs';
-import { startServer } from './lib/server.mjs';
+import { cli, freePort, show, within } from './lib/cli.mjs';
+import { spawn } from 'node:child_process';
+import { childEnv, errandBin, startServer, trackChild } from './lib/server.mjs';
 
 let srv;
 let api;
@@ -249,6 +250,28 @@ describe('usage errors exit 2 with one sentence, and send nothing', () => {
     assert.equal(res.code, 2, show(res));
     assert.equal(res.stdout, '');
     assert.match(res.stderr, new RegExp(`^errand: cannot reach errand at ${url}: .+\\.\\n$`));
+  });
+});
+
+describe('interruption', () => {
+  test('SIGINT stops a run: exit 2, one sentence, no report', async () => {
+    const q = uniqueQueue('bench-int');
+    const child = trackChild(spawn(errandBin(),
+                                   ['bench', 'w3', '--queue', q, '--duration', '60', '--quiet'],
+                                   { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({ ERRAND_URL: srv.url }) }));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
+    const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
+    // Running: its round trips are succeeding.
+    await waitFor(async () => (await api.req('GET', `/v1/queues/${q}`)).body?.counts?.succeeded > 0,
+                  { message: 'the first round trips' });
+    child.kill('SIGINT');
+    const code = await within(exited, 10_000, 'errand bench to exit after SIGINT');
+    assert.equal(code, 2, stderr);
+    assert.equal(stdout, '');
+    assert.equal(stderr, 'errand: interrupted: no report.\n');
   });
 });
 
