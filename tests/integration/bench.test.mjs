@@ -256,17 +256,18 @@ describe('usage errors exit 2 with one sentence, and send nothing', () => {
 describe('interruption', () => {
   test('SIGINT stops a run: exit 2, one sentence, no report', async () => {
     const q = uniqueQueue('bench-int');
-    const child = trackChild(spawn(errandBin(),
-                                   ['bench', 'w3', '--queue', q, '--duration', '60', '--quiet'],
-                                   { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({ ERRAND_URL: srv.url }) }));
+    const argv = ['bench', 'w3', '--queue', q, '--duration', '60', '--quiet'];
+    const child = trackChild(spawn(errandBin(), argv, {
+      stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({ ERRAND_URL: srv.url }),
+    }));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
     child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
     const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
     // Running: its round trips are succeeding.
-    await waitFor(async () => (await api.req('GET', `/v1/queues/${q}`)).body?.counts?.succeeded > 0,
-                  { message: 'the first round trips' });
+    const succeeded = async () => (await api.req('GET', `/v1/queues/${q}`)).body?.counts?.succeeded;
+    await waitFor(async () => (await succeeded()) > 0, { message: 'the first round trips' });
     child.kill('SIGINT');
     const code = await within(exited, 10_000, 'errand bench to exit after SIGINT');
     assert.equal(code, 2, stderr);
