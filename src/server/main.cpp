@@ -10,6 +10,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "bench/bench.hpp"
 #include "cli/commands.hpp"
 #include "logging/log.hpp"
 #include "server/config_file.hpp"
@@ -54,13 +55,15 @@ void add_tls_and_timeout_options(CLI::App* serve, errand::server::ServeOptions& 
           "Each response write must complete within this many milliseconds");
 }
 
-void add_server_options(CLI::App* cmd, cli::ServerArgs& server) {
+// --server and --token; --ca-file too unless the subcommand speaks plain http only.
+void add_server_options(CLI::App* cmd, cli::ServerArgs& server, bool tls = true) {
   cmd->add_option("--server", server.url, "Base URL of the errand server")
       ->envname("ERRAND_URL")
       ->capture_default_str();
   cmd->add_option("--token", server.token,
                   "Bearer token (prefer ERRAND_TOKEN: arguments are visible in ps)")
       ->envname("ERRAND_TOKEN");
+  if (!tls) return;
   cmd->add_option("--ca-file", server.ca_file,
                   "PEM file of the CAs to trust for an https:// server (e.g. a private CA) "
                   "instead of the system's")
@@ -95,6 +98,46 @@ int split_work_command(int argc, char** argv, std::vector<std::string>& command)
     }
   }
   return argc;
+}
+
+// `errand bench WORKLOAD`: its options into `args` (src/bench/bench.hpp).
+template <typename OnParsed>
+void add_bench_command(CLI::App& app, errand::bench::BenchArgs& args, const OnParsed& on_parsed) {
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Load the server: w1 enqueue, w2 drain, w3 round trips, w4 open waits (SPEC 6)");
+  bench->footer(
+      "Prints a table and latency histograms on stdout (--json: one JSON document), a progress "
+      "line on stderr. Exit status: 0 done, 2 usage error, unreachable server or any unexpected "
+      "answer (the first one stops the run).\nExample: errand bench w3 --concurrency 1,32 "
+      "--duration 10 --warmup 2");
+  add_server_options(bench, args.server, false);
+  bench->add_option("WORKLOAD", args.workload, "w1, w2, w3 or w4")->required();
+  bench->add_option("--queue", args.queue, "Queue to use (default: a new one, bench-WORKLOAD-MS)");
+  bench->add_option("--jobs", args.jobs, "w1, w2: jobs to submit or drain")->capture_default_str();
+  bench
+      ->add_option("--window", args.window,
+                   "w1: requests in flight (one connection each); w2: jobs the worker holds")
+      ->capture_default_str();
+  bench->add_option("--batch", args.batch, "w1: jobs per POST /v1/queues/Q/batch (1..1000)");
+  bench
+      ->add_option("--concurrency", args.concurrency,
+                   "w3: callers, a run for each (e.g. 1,32; default 1); w4: callers (default 32)")
+      ->delimiter(',');
+  bench->add_option("--rate", args.rate,
+                    "w3: open loop, arrivals per second; latency counts from each intended send");
+  bench->add_option("--duration", args.duration_seconds, "w3, w4: seconds measured per run")
+      ->capture_default_str();
+  bench->add_option("--warmup", args.warmup_seconds, "w3, w4: seconds before measuring")
+      ->capture_default_str();
+  bench->add_option("--waits", args.waits, "w4: open waits (GET /v1/jobs/ID, Prefer: wait=60)")
+      ->capture_default_str();
+  bench->add_flag("--sse", args.sse,
+                  "w4: hold event streams (GET /v1/jobs/ID/events) instead of long polls");
+  bench->add_option("--server-pid", args.server_pid,
+                    "w4: read the server's memory from /proc/PID/status");
+  bench->add_flag("--json", args.json, "Print one JSON document instead of the table");
+  bench->add_flag("--quiet", args.quiet, "No progress line on stderr");
+  on_parsed(bench, [&args] { return errand::bench::run_bench(args); });
 }
 
 }  // namespace
@@ -332,6 +375,9 @@ int main(int argc, char** argv) {
   work->add_option("--name", work_args.name, "Worker name shown on jobs (default HOST/PID)");
   work->add_flag("--quiet", work_args.quiet,
                  "Log no line per job and do not copy the commands' stderr");
+
+  errand::bench::BenchArgs bench_args;
+  add_bench_command(app, bench_args, on_parsed);
 
   std::vector<std::string> work_command;
   const int parse_argc = split_work_command(argc, argv, work_command);
