@@ -50,7 +50,10 @@ void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> th
   committer_.append([&](rocksdb::WriteBatch& wb) { shared->fill(wb, db_->handles()); },
                     [this, shared, grants, then = std::move(then)](const Status& s) {
                       const Status written = s.is_ok() ? s : on_write_failed(s);
-                      if (written.is_ok()) shared->publish(waiters_, change_feed_);
+                      if (written.is_ok()) {
+                        shared->remember(recent_);  // before anyone is told to read
+                        shared->publish(waiters_, change_feed_);
+                      }
                       // Workers first: their jobs are what callers wait for.
                       for (auto& g : *grants) deliver(g, written);
                       then(written);
@@ -563,6 +566,7 @@ Status EmbeddedBroker::admit(const std::vector<SubmitSpec>& specs,
 }
 
 std::string EmbeddedBroker::read_value(Cf cf, const JobId& id) {
+  if (auto recent = recent_.get(cf, id.raw())) return std::move(*recent);
   std::string value;
   if (!db_->get(cf, id.raw(), &value).ok()) return {};
   return value;
@@ -570,9 +574,13 @@ std::string EmbeddedBroker::read_value(Cf cf, const JobId& id) {
 
 Result<JobView> EmbeddedBroker::read_job(const JobId& id) {
   std::string meta;
-  const rocksdb::Status s = db_->get(kJobs, id.raw(), &meta);
-  if (s.IsNotFound()) return job_not_found(id);
-  if (!s.ok()) return unavailable("store read failed: " + s.ToString());
+  if (auto recent = recent_.get(kJobs, id.raw())) {
+    meta = std::move(*recent);
+  } else {
+    const rocksdb::Status s = db_->get(kJobs, id.raw(), &meta);
+    if (s.IsNotFound()) return job_not_found(id);
+    if (!s.ok()) return unavailable("store read failed: " + s.ToString());
+  }
   auto rec = decode_job(meta);
   if (!rec) return Status(Code::kInternal, "unreadable record of job " + id.to_string());
   JobView v{std::move(*rec), read_value(kPayloads, id), {}};
