@@ -17,7 +17,6 @@
 #include "store/embedded/embedded_broker.hpp"
 #include "store/embedded/flow_book.hpp"
 #include "store/embedded/job_index.hpp"
-#include "store/embedded/recent_values.hpp"
 #include "store/embedded/record_codec.hpp"
 #include "store/embedded/store_db.hpp"
 
@@ -36,9 +35,6 @@ inline Status lease_lost(const JobId& id) {
 inline Status job_not_found(const JobId& id) { return not_found("no job " + id.to_string()); }
 
 inline Status stopped() { return unavailable("the store is shut down"); }
-
-// RecentValues' bound: about 30 000 jobs of W3 (record, payload and result).
-inline constexpr std::size_t kRecentValuesBytes = 16u << 20;
 
 // The writes and notifications of one change, applied together once the
 // change is durable.
@@ -108,16 +104,6 @@ class Change {
   bool made_any_ready() const { return !ready_.empty(); }
   bool empty() const { return puts_.empty() && dels_.empty() && ranges_.empty(); }
 
-  // Keeps what this change wrote of jobs, payloads and results for readers.
-  void remember(RecentValues& recent) const {
-    const auto kept = [](Cf cf) { return cf == kJobs || cf == kPayloads || cf == kResults; };
-    for (const auto& p : puts_) {
-      if (kept(p.cf)) recent.put(p.cf, p.key, p.value);
-    }
-    for (const auto& d : dels_) {
-      if (kept(d.cf)) recent.erase(d.cf, d.key);
-    }
-  }
   void fill(rocksdb::WriteBatch& wb, rocksdb::ColumnFamilyHandle* const* cfs) const {
     for (const auto& p : puts_) wb.Put(cfs[p.cf], p.key, p.value);
     for (const auto& d : dels_) wb.Delete(cfs[d.cf], d.key);
@@ -317,8 +303,6 @@ class EmbeddedBroker final : public Broker {
   std::mt19937_64 rng_;  // GUARDED_BY(mutex_)
   WorkerActivity activity_;
   WaiterRegistry waiters_;
-  // What the last writes put, for reads of jobs that just changed.
-  RecentValues recent_{kRecentValuesBytes};
   std::atomic<bool> healthy_{true};  // false while write_error_ is set
   // Since a write failed: why, when, and how many writes were refused since.
   Status write_error_;                       // GUARDED_BY(mutex_)

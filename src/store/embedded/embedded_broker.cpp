@@ -50,10 +50,7 @@ void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> th
   committer_.append([&](rocksdb::WriteBatch& wb) { shared->fill(wb, db_->handles()); },
                     [this, shared, grants, then = std::move(then)](const Status& s) {
                       const Status written = s.is_ok() ? s : on_write_failed(s);
-                      if (written.is_ok()) {
-                        shared->remember(recent_);  // before anyone is told to read
-                        shared->publish(waiters_, change_feed_);
-                      }
+                      if (written.is_ok()) shared->publish(waiters_, change_feed_);
                       // Workers first: their jobs are what callers wait for.
                       for (auto& g : *grants) deliver(g, written);
                       then(written);
@@ -224,7 +221,9 @@ void EmbeddedBroker::deliver(Grant& g, const Status& written) {
   // Read after the commit: the submit that wrote a payload may have been in
   // this very group.
   for (std::size_t i = 0; i < g.jobs.size(); ++i) {
-    g.jobs[i].payload_json = read_value(kPayloads, g.jobs[i].record.id);
+    if (g.jobs[i].payload_json.empty()) {
+      g.jobs[i].payload_json = read_value(kPayloads, g.jobs[i].record.id);
+    }
     if (g.inputs[i]) {
       read_flow_inputs(*g.inputs[i]);
       g.jobs[i].flow = std::move(g.inputs[i]->flow);
@@ -247,6 +246,9 @@ std::vector<EmbeddedBroker::Grant> EmbeddedBroker::hand_off(Change& c, Millis no
       ++it;
       continue;
     }
+    // A job submitted by this very change has its payload here: no read of
+    // the store on the commit thread, whose time every waiting request shares.
+    for (auto& j : leased) j.payload_json = c.value_of(kPayloads, std::string(j.record.id.raw()));
     grants.push_back(make_grant(std::move(leased), std::move(it->done)));
     it = parked_.erase(it);
   }
@@ -566,7 +568,6 @@ Status EmbeddedBroker::admit(const std::vector<SubmitSpec>& specs,
 }
 
 std::string EmbeddedBroker::read_value(Cf cf, const JobId& id) {
-  if (auto recent = recent_.get(cf, id.raw())) return std::move(*recent);
   std::string value;
   if (!db_->get(cf, id.raw(), &value).ok()) return {};
   return value;
@@ -574,13 +575,9 @@ std::string EmbeddedBroker::read_value(Cf cf, const JobId& id) {
 
 Result<JobView> EmbeddedBroker::read_job(const JobId& id) {
   std::string meta;
-  if (auto recent = recent_.get(kJobs, id.raw())) {
-    meta = std::move(*recent);
-  } else {
-    const rocksdb::Status s = db_->get(kJobs, id.raw(), &meta);
-    if (s.IsNotFound()) return job_not_found(id);
-    if (!s.ok()) return unavailable("store read failed: " + s.ToString());
-  }
+  const rocksdb::Status s = db_->get(kJobs, id.raw(), &meta);
+  if (s.IsNotFound()) return job_not_found(id);
+  if (!s.ok()) return unavailable("store read failed: " + s.ToString());
   auto rec = decode_job(meta);
   if (!rec) return Status(Code::kInternal, "unreadable record of job " + id.to_string());
   JobView v{std::move(*rec), read_value(kPayloads, id), {}};

@@ -33,9 +33,6 @@ Status EmbeddedBroker::on_write_failed(const Status& failure) {
   write_error_at_ = now_millis();
   writes_refused_ = 0;
   healthy_ = false;
-  // What the store holds is decided again when it reopens (without a WAL,
-  // unflushed writes are gone): read it there.
-  recent_.clear();
   log::error("the store cannot write: writes are refused until the disk works again",
              {{"reason", failure.message()}, {"retry_ms", options_.write_retry_ms}});
   if (!stopping_) {
