@@ -42,9 +42,16 @@ Status EmbeddedBroker::load_from_store() {
 
 void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> then) {
   const Millis now = now_millis();
-  advance_flows(change, now);  // in the same write: a crash never splits them
-  // After the flows: the steps they start are ready jobs too.
-  auto grants = std::make_shared<std::vector<Grant>>(hand_off(change, now));
+  auto grants = std::make_shared<std::vector<Grant>>();
+  for (;;) {
+    advance_flows(change, now);  // in the same write: a crash never splits them
+    // After the flows: the steps they start are ready jobs too.
+    const std::size_t before = change.state_changes().size();
+    for (auto& g : hand_off(change, now)) grants->push_back(std::move(g));
+    // A hand-off may have expired a job past its deadline, which moves its
+    // flow (advance_flows passes over what it has seen already).
+    if (change.state_changes().size() == before) break;
+  }
   wake_timers_if_earlier();
   auto shared = std::make_shared<Change>(std::move(change));
   committer_.append([&](rocksdb::WriteBatch& wb) { shared->fill(wb, db_->handles()); },
