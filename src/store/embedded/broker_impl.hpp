@@ -132,6 +132,24 @@ class Change {
   std::vector<StateChange> changes_;
 };
 
+// The broker's mutex. Releasing it settles the job index (JobIndex::settle),
+// so the records a locked section decoded go back to rest as it ends and no
+// JobRecord* outlives the section that found it.
+class IndexMutex {
+ public:
+  explicit IndexMutex(JobIndex& index) : index_(index) {}
+  void lock() { mutex_.lock(); }
+  bool try_lock() { return mutex_.try_lock(); }
+  void unlock() {
+    index_.settle();
+    mutex_.unlock();
+  }
+
+ private:
+  JobIndex& index_;
+  std::mutex mutex_;
+};
+
 class EmbeddedBroker final : public Broker {
  public:
   EmbeddedBroker(const EmbeddedOptions& options, std::unique_ptr<StoreDb> db)
@@ -284,7 +302,7 @@ class EmbeddedBroker final : public Broker {
   Status on_write_failed(const Status& failure);
   // Probes the disk and reopens the store; on success writes go on.
   // REQUIRES: `lock` holds mutex_; it is released while the disk is probed.
-  void try_to_write_again(std::unique_lock<std::mutex>& lock);
+  void try_to_write_again(std::unique_lock<IndexMutex>& lock);
 
   void run_timers();
   void wake_timers_if_earlier();
@@ -293,8 +311,8 @@ class EmbeddedBroker final : public Broker {
 
   EmbeddedOptions options_;
   std::unique_ptr<StoreDb> db_;
-  std::mutex mutex_;
-  JobIndex index_;       // GUARDED_BY(mutex_)
+  JobIndex index_;  // GUARDED_BY(mutex_)
+  IndexMutex mutex_{index_};
   FlowBook flows_;       // GUARDED_BY(mutex_)
   UuidV7Generator ids_;  // GUARDED_BY(mutex_)
   ChangeFeed change_feed_;
@@ -308,7 +326,7 @@ class EmbeddedBroker final : public Broker {
   Status write_error_;                       // GUARDED_BY(mutex_)
   Millis write_error_at_ = 0;                // GUARDED_BY(mutex_)
   std::uint64_t writes_refused_ = 0;         // GUARDED_BY(mutex_)
-  std::condition_variable timer_wake_;       // waits on mutex_
+  std::condition_variable_any timer_wake_;   // waits on mutex_
   std::optional<Millis> timer_sleep_until_;  // GUARDED_BY(mutex_)
   bool stopping_ = false;                    // GUARDED_BY(mutex_)
   // Long polls waiting for jobs, oldest first (few: one per idle worker

@@ -33,7 +33,7 @@ Status EmbeddedBroker::load_from_store() {
       auto rec = decode_job(it->value().ToStringView());
       if (!rec)
         return {Code::kInternal, "unreadable job record; was it written by a newer errand?"};
-      index_.insert(std::move(*rec));
+      index_.load(*rec);
     }
     if (!it->status().ok()) return unavailable(it->status().ToString());
   }
@@ -655,15 +655,16 @@ void EmbeddedBroker::list(ListSpec spec, Callback<JobPage> done) {
     auto it = spec.before ? records.lower_bound(*spec.before) : records.end();
     while (it != records.begin()) {
       --it;
-      const JobRecord& r = it->second;
-      if (spec.queue && r.queue != *spec.queue) continue;
-      if (spec.state && r.state != *spec.state) continue;
+      const auto r = peek_job_fields(it->second.fields());
+      if (!r) continue;  // cannot happen: JobIndex packed it
+      if (spec.queue && r->queue != *spec.queue) continue;
+      if (spec.state && r->state != *spec.state) continue;
       if (static_cast<int>(ids.size()) >= spec.limit) {
         if (ids.empty()) break;  // limit 0: an empty page, no cursor
         next = ids.back();
         break;
       }
-      ids.push_back(r.id);
+      ids.push_back(it->first);
     }
   }
   JobPage page;

@@ -4,11 +4,18 @@
 #include <cassert>
 #include <limits>
 
+#include "store/embedded/record_codec.hpp"
+
 namespace errand::embedded {
 
 JobRecord* JobIndex::find(const JobId& id) {
+  if (auto w = working_.find(id); w != working_.end()) return &w->second;
   auto it = records_.find(id);
-  return it == records_.end() ? nullptr : &it->second;
+  if (it == records_.end()) return nullptr;
+  auto rec = decode_job_fields(id, it->second.fields());
+  assert(rec && "a record this index encoded decodes");
+  if (!rec) return nullptr;
+  return &working_.emplace(id, std::move(*rec)).first->second;
 }
 
 JobRecord* JobIndex::find_by_key(std::string_view queue, std::string_view key) {
@@ -30,17 +37,38 @@ QueueState* JobIndex::find_queue(std::string_view name) {
 }
 
 JobRecord& JobIndex::insert(JobRecord rec) {
-  auto [it, inserted] = records_.emplace(rec.id, std::move(rec));
+  [[maybe_unused]] const bool inserted = records_.try_emplace(rec.id).second;
   assert(inserted && "UUIDv7 ids are unique");
-  attach(it->second);
-  return it->second;
+  const JobId id = rec.id;
+  JobRecord& r = working_.emplace(id, std::move(rec)).first->second;
+  attach(r);
+  return r;  // at rest (encoded) on the next settle()
+}
+
+void JobIndex::load(const JobRecord& rec) {
+  auto [it, inserted] = records_.try_emplace(rec.id);
+  assert(inserted && "UUIDv7 ids are unique");
+  attach(rec);
+  pack(it->second, rec);
 }
 
 void JobIndex::erase(const JobId& id) {
-  auto it = records_.find(id);
-  if (it == records_.end()) return;
-  detach(it->second);
-  records_.erase(it);
+  const JobRecord* r = find(id);
+  if (!r) return;
+  detach(*r);
+  working_.erase(id);
+  records_.erase(id);
+}
+
+void JobIndex::pack(PackedJob& at, const JobRecord& rec) {
+  scratch_.clear();
+  append_job_fields(rec, scratch_);
+  at.assign(scratch_);
+}
+
+void JobIndex::settle() {
+  for (const auto& [id, rec] : working_) pack(records_.at(id), rec);
+  working_.clear();
 }
 
 std::vector<Timer> JobIndex::timers_of(const JobRecord& r) const {
@@ -67,7 +95,7 @@ std::vector<Timer> JobIndex::timers_of(const JobRecord& r) const {
   return t;
 }
 
-void JobIndex::attach(JobRecord& r) {
+void JobIndex::attach(const JobRecord& r) {
   QueueState& q = queue(r.queue);
   ++q.counts[static_cast<int>(r.state)];
   if (r.state == JobState::kQueued) q.ready.insert(ready_key(r));

@@ -7,17 +7,27 @@
 // keeps RocksDB in step. Every change to a record goes through update(), which
 // keeps the derived structures (ready sets, timers, counts) consistent.
 //
+// Records are kept compact: as the bytes the store encodes them to (about
+// 80 bytes for a plain job, where a JobRecord is 576), because a million
+// queued jobs must fit in a few hundred MB. find(), insert() and
+// first_ready() hand out a decoded JobRecord from a working set; settle()
+// encodes the working set back and empties it. A JobRecord* is valid until
+// the next settle() (EmbeddedBroker settles whenever it releases its mutex).
+//
 // Not thread-safe: confined to EmbeddedBroker's mutex.
 #pragma once
 
 #include <ext/pb_ds/assoc_container.hpp>
 #include <ext/pb_ds/tree_policy.hpp>
 
+#include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -50,6 +60,30 @@ inline ReadyKey ready_key(const JobRecord& rec) {
   return {-std::int64_t{rec.priority}, rec.run_at, rec.id};
 }
 
+// A record at rest: its binary fields (record_codec's append_job_fields:
+// all but the id, which is the key) in one allocation that starts with
+// their length. 8 bytes in the map node, so a node is 64 bytes.
+class PackedJob {
+ public:
+  std::string_view fields() const {
+    if (!data_) return {};
+    std::uint32_t size;
+    std::memcpy(&size, data_.get(), sizeof size);
+    return {data_.get() + sizeof size, size};
+  }
+  void assign(std::string_view fields) {
+    const auto size = static_cast<std::uint32_t>(fields.size());
+    if (fields.size() != this->fields().size() || !data_) {
+      data_ = std::make_unique_for_overwrite<char[]>(sizeof size + size);
+      std::memcpy(data_.get(), &size, sizeof size);
+    }
+    std::memcpy(data_.get() + sizeof size, fields.data(), size);
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+};
+
 struct QueueState {
   std::string name;
   bool paused = false;
@@ -70,10 +104,18 @@ class JobIndex {
   QueueState& queue(std::string_view name);  // creates it when new
   QueueState* find_queue(std::string_view name);
   const std::map<std::string, QueueState, std::less<>>& queues() const { return queues_; }
-  const std::map<JobId, JobRecord>& records() const { return records_; }
+  // Every record at rest, by id. REQUIRES: settled (nothing found since).
+  // (peek_job_fields reads a packed record's queue and state.)
+  const std::map<JobId, PackedJob>& records() const { return records_; }
 
   JobRecord& insert(JobRecord rec);
+  // insert() for a record read at start-up: straight to rest.
+  void load(const JobRecord& rec);
   void erase(const JobId& id);
+  // Encodes every record found or inserted since the last settle() back to
+  // rest; the JobRecord pointers handed out since become invalid.
+  void settle();
+  std::size_t working_size() const { return working_.size(); }
 
   // Applies `change` to `rec` and re-derives its place in the ready sets,
   // timers, counts and key map.
@@ -99,12 +141,18 @@ class JobIndex {
   Millis retention_ms() const { return retention_ms_; }
 
  private:
-  void attach(JobRecord& rec);
+  void attach(const JobRecord& rec);
   void detach(const JobRecord& rec);
   std::vector<Timer> timers_of(const JobRecord& rec) const;
 
   Millis retention_ms_;
-  std::map<JobId, JobRecord> records_;  // ordered: ids are time-ordered (listing)
+  // Packs `rec` into `at`.
+  void pack(PackedJob& at, const JobRecord& rec);
+
+  std::map<JobId, PackedJob> records_;  // ordered: ids are time-ordered (listing)
+  // The records decoded since the last settle(); node-based, so pointers hold.
+  std::unordered_map<JobId, JobRecord, JobIdHash> working_;
+  std::string scratch_;  // pack()'s buffer, kept for its capacity
   std::map<std::string, QueueState, std::less<>> queues_;
   std::set<Timer> timers_;
   std::map<std::pair<std::string, std::string>, JobId, std::less<>> keys_;  // (queue, key)

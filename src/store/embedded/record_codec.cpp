@@ -22,6 +22,12 @@ std::string encode_job(const JobRecord& r) {
   binary::Writer w(out);
   w.byte(kJobFormatVersion);
   w.fixed(r.id.raw());
+  append_job_fields(r, out);
+  return out;
+}
+
+void append_job_fields(const JobRecord& r, std::string& out) {
+  binary::Writer w(out);
   w.text(r.queue);
   w.byte(static_cast<std::uint8_t>(r.state));
   w.byte(static_cast<std::uint8_t>((r.error ? kHasError : 0) | (r.flow ? kHasFlow : 0) |
@@ -61,17 +67,21 @@ std::string encode_job(const JobRecord& r) {
     w.text(r.flow->step);
     w.flag(r.flow->compensating);
   }
-  return out;
 }
 
 std::optional<JobRecord> decode_job(std::string_view value) {
   if (!value.empty() && value[0] == kJsonRecordStart) return decode_job_v1(value);
   binary::Reader in(value);
   if (in.byte() != kJobFormatVersion) return std::nullopt;
-  JobRecord r;
   const std::string_view id = in.fixed(16);
   if (!in.ok()) return std::nullopt;
-  r.id = JobId::from_raw(id);
+  return decode_job_fields(JobId::from_raw(id), value.substr(17));
+}
+
+std::optional<JobRecord> decode_job_fields(const JobId& id, std::string_view fields) {
+  binary::Reader in(fields);
+  JobRecord r;
+  r.id = id;
   r.queue = in.text();
   const std::uint8_t state = in.byte();
   if (state >= kJobStateCount) return std::nullopt;
@@ -99,7 +109,7 @@ std::optional<JobRecord> decode_job(std::string_view value) {
   r.progress_json = in.text();
   r.idempotency_key = in.text();
   const std::uint64_t tags = in.uvarint();
-  if (tags > value.size()) return std::nullopt;  // each tag takes at least a byte
+  if (tags > fields.size()) return std::nullopt;  // each tag takes at least a byte
   for (std::uint64_t i = 0; i < tags && in.ok(); ++i) r.tags.push_back(in.text());
   r.traceparent = in.text();
   r.payload_hash = in.uvarint();
@@ -125,6 +135,16 @@ std::optional<JobRecord> decode_job(std::string_view value) {
   }
   if (!in.ok() || !in.at_end()) return std::nullopt;
   return r;
+}
+
+std::optional<JobFieldsHead> peek_job_fields(std::string_view fields) {
+  binary::Reader in(fields);
+  JobFieldsHead head;
+  head.queue = in.fixed(in.uvarint());
+  const std::uint8_t state = in.byte();
+  if (!in.ok() || state >= kJobStateCount) return std::nullopt;
+  head.state = static_cast<JobState>(state);
+  return head;
 }
 
 std::string encode_queue(const QueueState& q) {

@@ -23,6 +23,17 @@ inline constexpr std::uint8_t kQueueFormatVersion = 2;
 std::string encode_job(const JobRecord& rec);
 std::optional<JobRecord> decode_job(std::string_view value);
 
+// A binary job record without its version byte and id: the form JobIndex
+// keeps in memory, where the id is the key.
+void append_job_fields(const JobRecord& rec, std::string& out);
+std::optional<JobRecord> decode_job_fields(const JobId& id, std::string_view fields);
+// The queue and state the fields start with, read without decoding the rest.
+struct JobFieldsHead {
+  std::string_view queue;
+  JobState state = JobState::kQueued;
+};
+std::optional<JobFieldsHead> peek_job_fields(std::string_view fields);
+
 std::string encode_queue(const QueueState& q);
 // Fills the persisted fields of `q` (paused, max_queued, totals).
 bool decode_queue(std::string_view value, QueueState& q);

@@ -11,6 +11,8 @@
 namespace errand::embedded {
 namespace {
 
+constexpr std::size_t kMemtableBudget = 64 << 20;
+
 // RocksDB's own recovery (the SstFileManager's after a full disk) would
 // resume writes under the store's feet; the store reopens by itself instead.
 class NoAutomaticRecovery final : public rocksdb::EventListener {
@@ -78,6 +80,10 @@ rocksdb::Status StoreDb::open_db(bool read_only, rocksdb::WalFilter* wal_filter)
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
+  // Every column family's memtables together, not 2 x 64 MiB each: the
+  // store's memory should grow with the jobs it holds, not with its column
+  // families (docs/storage-format.md, "Memory").
+  db_options.db_write_buffer_size = kMemtableBudget;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 2;
   db_options.max_bgerror_resume_count = 0;  // see NoAutomaticRecovery

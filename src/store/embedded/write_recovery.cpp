@@ -46,7 +46,7 @@ Status EmbeddedBroker::on_write_failed(const Status& failure) {
   return answer;
 }
 
-void EmbeddedBroker::try_to_write_again(std::unique_lock<std::mutex>& lock) {
+void EmbeddedBroker::try_to_write_again(std::unique_lock<IndexMutex>& lock) {
   lock.unlock();
   // The groups appended before the failure was seen fail as well (the
   // committer stopped writing); none may still be under way at the reopen.

@@ -134,6 +134,41 @@ TEST(RecordCodec, RefusesGarbageAndRecordsOfTheWrongShape) {
   EXPECT_FALSE(decode_job(bad_state).has_value());
 }
 
+// The in-memory form (JobIndex): the same fields without the version byte
+// and the id, which the index keeps as the key.
+TEST(RecordCodec, JobFieldsRoundTripWithTheIdKeptApart) {
+  const JobRecord r = full_record();
+  std::string fields;
+  append_job_fields(r, fields);
+  EXPECT_EQ(encode_job(r), std::string(1, static_cast<char>(kJobFormatVersion)) +
+                               std::string(r.id.raw()) + fields);
+  const auto back = decode_job_fields(r.id, fields);
+  ASSERT_TRUE(back.has_value());
+  expect_same(r, *back);
+  for (std::size_t n = 0; n < fields.size(); ++n) {
+    EXPECT_FALSE(decode_job_fields(r.id, fields.substr(0, n)).has_value()) << "cut to " << n;
+  }
+}
+
+TEST(RecordCodec, PeekReadsTheQueueAndStateAlone) {
+  for (int s = 0; s < kJobStateCount; ++s) {
+    JobRecord r = full_record();
+    r.state = static_cast<JobState>(s);
+    std::string fields;
+    append_job_fields(r, fields);
+    const auto head = peek_job_fields(fields);
+    ASSERT_TRUE(head.has_value());
+    EXPECT_EQ(head->queue, "mail.outbound");
+    EXPECT_EQ(head->state, r.state);
+  }
+  EXPECT_FALSE(peek_job_fields("").has_value());
+  EXPECT_FALSE(peek_job_fields("\x05"
+                               "abc")
+                   .has_value())
+      << "a queue name cut short";
+  EXPECT_FALSE(peek_job_fields(std::string("\x01q\x09", 3)).has_value()) << "no such state";
+}
+
 // Version 1 wrote JSON; a data directory from then must still open.
 TEST(RecordCodec, ReadsVersion1JsonRecords) {
   const auto r = decode_job(
