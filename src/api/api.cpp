@@ -61,26 +61,156 @@ std::optional<http::Response> refusal_of_new_work(State& s, std::string_view que
   return error_response(unavailable(std::move(*why)));
 }
 
+// An answer known without awaiting anything, as a Reply.
+Reply answer(http::Response response) { co_return response; }
+
+// The submit of one job or a batch; a refusal for a full queue is counted.
+Reply submit_counted(State& s, http::Request& req, const std::string& q, bool batch) {
+  if (auto refused = refusal_of_new_work(s, q)) co_return std::move(*refused);
+  // Not a conditional expression: GCC 12 miscompiles co_await inside ?:.
+  http::Response r;
+  if (batch) {
+    r = co_await submit_batch(s, req, q);
+  } else {
+    r = co_await submit_job(s, req, q);
+  }
+  if (r.status == 429) s.metrics.count_submit_refused(q, "queue_full");
+  co_return r;
+}
+
+// The dispatchers below pick the handler for a request and return it
+// unstarted; it runs when route() awaits it. They are not coroutines on
+// purpose: a coroutine's frame keeps room for the temporaries of every
+// co_await in it, and a waiting request keeps its frames for as long as it
+// waits (thousands at once: docs/benchmarks.md, W4). What a handler gets
+// must outlive it: `s`, `req` and `p` do (route() holds them until the
+// handler is done); anything made here is passed by value.
+
 // /v1/flows, /v1/flows/{id}, /v1/flows/{id}/{events|cancel}
-asio::awaitable<http::Response> route_flows(State& s, http::Request& req,
-                                            const std::vector<std::string>& p) {
+Reply dispatch_flows(State& s, http::Request& req, const std::vector<std::string>& p) {
   const std::string& m = req.method;
   if (p.size() == 2) {
-    if (m == "POST") co_return co_await submit_flow(s, req);
-    if (m == "GET") co_return co_await list_flows(s, req);
-    co_return method_not_allowed("GET, POST");
+    if (m == "POST") {
+      if (auto refused = refusal_of_new_work(s, "(flows)")) return answer(std::move(*refused));
+      return submit_flow(s, req);
+    }
+    if (m == "GET") return list_flows(s, req);
+    return answer(method_not_allowed("GET, POST"));
   }
   const std::string action = p.size() == 4 ? p[3] : "";
   if (!action.empty() && action != "events" && action != "cancel") {
-    co_return no_such_resource(req);
+    return answer(no_such_resource(req));
   }
   const std::string allowed = action == "cancel" ? "POST" : "GET";
-  if (m != allowed) co_return method_not_allowed(allowed);
+  if (m != allowed) return answer(method_not_allowed(allowed));
   auto id = parse_flow_id(p[2]);
-  if (!id) co_return error_response(id.status());
-  if (action.empty()) co_return co_await get_flow(s, req, *id);
-  if (action == "events") co_return co_await flow_events(s, req, *id);
-  co_return co_await cancel_flow(s, *id);
+  if (!id) return answer(error_response(id.status()));
+  if (action.empty()) return get_flow(s, req, *id);
+  if (action == "events") return flow_events(s, req, *id);
+  return cancel_flow(s, *id);
+}
+
+// /v1/queues, /v1/queues/{q}, /v1/queues/{q}/{jobs|batch|pause|resume}
+Reply dispatch_queues(State& s, http::Request& req, const std::vector<std::string>& p) {
+  const std::string& m = req.method;
+  const std::size_t n = p.size();
+  if (n == 2) {
+    if (m != "GET") return answer(method_not_allowed("GET"));
+    return list_queues(s);
+  }
+  const std::string& q = p[2];
+  if (n > 4) return answer(no_such_resource(req));
+  const std::string action = n == 4 ? p[3] : "";
+  if (action != "" && action != "jobs" && action != "batch" && action != "pause" &&
+      action != "resume") {
+    return answer(no_such_resource(req));
+  }
+  const std::string allowed = action.empty() ? "GET, PUT" : "POST";
+  const bool method_ok = action.empty() ? m == "GET" || m == "PUT" : m == "POST";
+  if (!method_ok) return answer(method_not_allowed(allowed));
+  if (!is_valid_queue_name(q)) return answer(error_response(invalid_queue_name(q)));
+  if (action.empty() && m == "PUT") return configure_queue(s, req, q);
+  if (action.empty()) return get_queue(s, q);
+  if (action == "jobs" || action == "batch") return submit_counted(s, req, q, action == "batch");
+  return pause_queue(s, q, action == "pause");
+}
+
+// /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/{action}
+Reply dispatch_jobs(State& s, http::Request& req, const std::vector<std::string>& p) {
+  const std::string& m = req.method;
+  const std::size_t n = p.size();
+  if (n == 2) {
+    if (m != "GET") return answer(method_not_allowed("GET"));
+    return list_jobs(s, req);
+  }
+  const std::string action = n == 4 ? p[3] : "";
+  static const char* const kPostActions[] = {"cancel", "retry", "ack", "fail", "heartbeat"};
+  bool is_post_action = false;
+  for (const char* a : kPostActions) is_post_action = is_post_action || action == a;
+  if (!action.empty() && action != "events" && !is_post_action) {
+    return answer(no_such_resource(req));
+  }
+  const std::string allowed = action.empty() ? "GET, DELETE" : action == "events" ? "GET" : "POST";
+  if (m != "POST" && m != "GET" && m != "DELETE") return answer(method_not_allowed(allowed));
+  if (allowed.find(m) == std::string::npos) return answer(method_not_allowed(allowed));
+  auto id = parse_job_id(p[2]);
+  if (!id) return answer(error_response(id.status()));
+  if (action.empty()) {
+    if (m == "DELETE") return delete_job(s, *id);
+    return get_job(s, req, *id);
+  }
+  if (action == "events") return job_events(s, req, *id);
+  if (action == "cancel") return cancel_job(s, *id);
+  if (action == "retry") return retry_job(s, *id);
+  if (action == "ack") return ack_job(s, req, *id);
+  if (action == "fail") return fail_job(s, req, *id);
+  return heartbeat_job(s, req, *id);
+}
+
+// Every path; the access check has passed (or the path needs none).
+Reply dispatch(State& s, http::Request& req, const std::vector<std::string>& p) {
+  const std::string& m = req.method;
+  const std::size_t n = p.size();
+  if (n == 1 && p[0] == "healthz") {
+    if (m != "GET" && m != "HEAD") return answer(method_not_allowed("GET"));
+    return answer(json_response(200, R"({"status":"ok"})"));
+  }
+  if (n == 1 && p[0] == "readyz") {
+    if (m != "GET" && m != "HEAD") return answer(method_not_allowed("GET"));
+    return readiness(s);
+  }
+  if (n == 1 && p[0] == "metrics") {
+    if (m != "GET" && m != "HEAD") return answer(method_not_allowed("GET"));
+    return metrics_page(s);
+  }
+  if (auto page = dashboard(req, p)) return answer(std::move(*page));  // GET / and /ui/...
+  if (n < 2 || p[0] != "v1") return answer(no_such_resource(req));
+  if (p[1] == "queues") return dispatch_queues(s, req, p);
+  if (p[1] == "events" && n == 2) {
+    if (m != "GET") return answer(method_not_allowed("GET"));
+    return server_events(s, req);
+  }
+  if (p[1] == "alerts" && n == 2) {
+    if (m != "GET") return answer(method_not_allowed("GET"));
+    return answer(json_response(
+        200, s.options.alerts_document ? s.options.alerts_document() : R"({"alerts":[]})"));
+  }
+  if (p[1] == "leases" && n == 2) {
+    if (m != "POST") return answer(method_not_allowed("POST"));
+    return lease_jobs(s, req);
+  }
+  if (p[1] == "acks" && n == 2) {
+    if (m != "POST") return answer(method_not_allowed("POST"));
+    return ack_batch(s, req);
+  }
+  if (p[1] == "flows" && n <= 4) return dispatch_flows(s, req, p);
+  if (p[1] == "jobs" && n <= 4) return dispatch_jobs(s, req, p);
+  return answer(no_such_resource(req));
+}
+
+// Health and readiness answer without credentials (load balancers, probes).
+bool needs_no_access(const std::vector<std::string>& p) {
+  return p.size() == 1 && (p[0] == "healthz" || p[0] == "readyz");
 }
 
 }  // namespace
@@ -112,119 +242,14 @@ asio::awaitable<http::Response> Api::handle(http::Request& req) {
   co_return response;
 }
 
-asio::awaitable<http::Response> route(State& s, http::Request& req) {
-  const auto segs_opt = split_path(req.path());
-  if (!segs_opt) co_return http::problem(400, "the request path is malformed");
-  const std::vector<std::string>& p = *segs_opt;
-  const std::string& m = req.method;
-  const std::size_t n = p.size();
-
-  if (n == 1 && p[0] == "healthz") {
-    if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
-    co_return json_response(200, R"({"status":"ok"})");
+Reply route(State& s, http::Request& req) {
+  const auto segments = split_path(req.path());
+  if (!segments) co_return http::problem(400, "the request path is malformed");
+  if (!needs_no_access(*segments)) {
+    std::optional<http::Response> denied = co_await check_access(s, req, *segments);
+    if (denied) co_return std::move(*denied);
   }
-  if (n == 1 && p[0] == "readyz") {
-    if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
-    co_return co_await readiness(s);
-  }
-  std::optional<http::Response> denied = co_await check_access(s, req, p);
-  if (denied) co_return std::move(*denied);
-  if (n == 1 && p[0] == "metrics") {
-    if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
-    co_return co_await metrics_page(s);
-  }
-  if (auto page = dashboard(req, p)) co_return std::move(*page);  // GET / and /ui/...
-  if (n < 2 || p[0] != "v1") co_return no_such_resource(req);
-
-  // /v1/queues, /v1/queues/{q}, /v1/queues/{q}/{jobs|batch|pause|resume}
-  if (p[1] == "queues") {
-    if (n == 2) {
-      if (m != "GET") co_return method_not_allowed("GET");
-      co_return co_await list_queues(s);
-    }
-    const std::string& q = p[2];
-    if (n > 4) co_return no_such_resource(req);
-    const std::string action = n == 4 ? p[3] : "";
-    if (action != "" && action != "jobs" && action != "batch" && action != "pause" &&
-        action != "resume") {
-      co_return no_such_resource(req);
-    }
-    const std::string allowed = action.empty() ? "GET, PUT" : "POST";
-    const bool method_ok = action.empty() ? m == "GET" || m == "PUT" : m == "POST";
-    if (!method_ok) co_return method_not_allowed(allowed);
-    if (!is_valid_queue_name(q)) co_return error_response(invalid_queue_name(q));
-    if (action.empty() && m == "PUT") co_return co_await configure_queue(s, req, q);
-    if (action.empty()) co_return co_await get_queue(s, q);
-    if (action == "jobs" || action == "batch") {
-      if (auto refused = refusal_of_new_work(s, q)) co_return std::move(*refused);
-      // Not a conditional expression: GCC 12 miscompiles co_await inside ?:.
-      http::Response r;
-      if (action == "jobs") {
-        r = co_await submit_job(s, req, q);
-      } else {
-        r = co_await submit_batch(s, req, q);
-      }
-      if (r.status == 429) s.metrics.count_submit_refused(q, "queue_full");
-      co_return r;
-    }
-    co_return co_await pause_queue(s, q, action == "pause");
-  }
-
-  if (p[1] == "events" && n == 2) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    co_return co_await server_events(s, req);
-  }
-  if (p[1] == "alerts" && n == 2) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    co_return json_response(
-        200, s.options.alerts_document ? s.options.alerts_document() : R"({"alerts":[]})");
-  }
-  if (p[1] == "leases" && n == 2) {
-    if (m != "POST") co_return method_not_allowed("POST");
-    co_return co_await lease_jobs(s, req);
-  }
-  if (p[1] == "acks" && n == 2) {
-    if (m != "POST") co_return method_not_allowed("POST");
-    co_return co_await ack_batch(s, req);
-  }
-
-  if (p[1] == "flows" && n == 2 && m == "POST") {
-    if (auto refused = refusal_of_new_work(s, "(flows)")) co_return std::move(*refused);
-  }
-  if (p[1] == "flows" && n <= 4) co_return co_await route_flows(s, req, p);
-
-  // /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/{action}
-  if (p[1] == "jobs" && n <= 4) {
-    if (n == 2) {
-      if (m != "GET") co_return method_not_allowed("GET");
-      co_return co_await list_jobs(s, req);
-    }
-    const std::string action = n == 4 ? p[3] : "";
-    static const char* const kPostActions[] = {"cancel", "retry", "ack", "fail", "heartbeat"};
-    bool is_post_action = false;
-    for (const char* a : kPostActions) is_post_action = is_post_action || action == a;
-    if (!action.empty() && action != "events" && !is_post_action) {
-      co_return no_such_resource(req);
-    }
-    const std::string allowed = action.empty()       ? "GET, DELETE"
-                                : action == "events" ? "GET"
-                                                     : "POST";
-    if (m != "POST" && m != "GET" && m != "DELETE") co_return method_not_allowed(allowed);
-    if (allowed.find(m) == std::string::npos) co_return method_not_allowed(allowed);
-    auto id = parse_job_id(p[2]);
-    if (!id) co_return error_response(id.status());
-    if (action.empty()) {
-      if (m == "DELETE") co_return co_await delete_job(s, *id);
-      co_return co_await get_job(s, req, *id);
-    }
-    if (action == "events") co_return co_await job_events(s, req, *id);
-    if (action == "cancel") co_return co_await cancel_job(s, *id);
-    if (action == "retry") co_return co_await retry_job(s, *id);
-    if (action == "ack") co_return co_await ack_job(s, req, *id);
-    if (action == "fail") co_return co_await fail_job(s, req, *id);
-    co_return co_await heartbeat_job(s, req, *id);
-  }
-  co_return no_such_resource(req);
+  co_return co_await dispatch(s, req, *segments);
 }
 
 // ---- helpers shared by the handler files ----

@@ -61,9 +61,10 @@ class Signal : public std::enable_shared_from_this<Signal> {
   bool fired_ = false;
 };
 
-// Runs `op(callback)` and waits for the callback's Result<T>.
+// Runs `op(callback)` and waits for the callback's Result<T>, which it
+// returns in the box the callback filled.
 template <typename T, typename Op>
-asio::awaitable<Result<T>> await_result(Op op) {
+asio::awaitable<std::shared_ptr<std::optional<Result<T>>>> await_boxed(Op op) {
   auto signal = co_await Signal::make();
   auto slot = std::make_shared<std::optional<Result<T>>>();
   op([signal, slot](Result<T> r) {
@@ -72,7 +73,13 @@ asio::awaitable<Result<T>> await_result(Op op) {
     signal->fire();
   });
   co_await signal->wait(Clock::time_point::max());
-  co_return std::move(**slot);
+  co_return slot;
+}
+
+// Runs `op(callback)` and waits for the callback's Result<T>.
+template <typename T, typename Op>
+asio::awaitable<Result<T>> await_result(Op op) {
+  co_return std::move(**co_await await_boxed<T>(std::move(op)));
 }
 
 }  // namespace errand::api

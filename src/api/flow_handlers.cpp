@@ -100,14 +100,14 @@ Reply submit_flow(State& s, http::Request& req) {
                           "/v1/flows/" + flow.id.to_string(), out->replayed, wait);
 }
 
-Reply get_flow(State& s, http::Request& req, const JobId& id) {
+Reply get_flow(State& s, http::Request& req, JobId id) {
   const auto wait = requested_wait(s, req);
   auto flow = co_await wait_for_flow_terminal(s, req, id, Clock::now() + wait);
   if (!flow) co_return error_response(flow.status());
   co_return document_answer(flow_document(*flow), wait);
 }
 
-Reply flow_events(State& s, http::Request& req, const JobId& id) {
+Reply flow_events(State& s, http::Request& req, JobId id) {
   Broker& broker = s.broker;
   // A named source, not a temporary in the co_await: GCC 12 destroys such
   // a temporary twice.
@@ -124,7 +124,7 @@ Reply flow_events(State& s, http::Request& req, const JobId& id) {
   co_return co_await timeline_events(s, req, std::move(source));
 }
 
-Reply cancel_flow(State& s, const JobId& id) {
+Reply cancel_flow(State& s, JobId id) {
   auto flow =
       co_await await_result<FlowView>([&](auto cb) { s.broker.cancel_flow(id, std::move(cb)); });
   if (!flow) co_return error_response(flow.status());

@@ -46,16 +46,21 @@ std::string wait_value(std::chrono::milliseconds wait);
 template <typename T, typename Read, typename Finished>
 asio::awaitable<Result<T>> read_until(State& s, const http::Request& req, std::string topic,
                                       Read read, Finished finished, Clock::time_point deadline) {
-  if (Clock::now() >= deadline) co_return co_await await_result<T>(read);
+  // Values stay in their box (await_boxed): a coroutine frame keeps room for
+  // every Result<T> it names, 1 KB each for a JobView, and thousands of these
+  // frames may wait at once.
+  if (Clock::now() >= deadline) co_return std::move(**co_await await_boxed<T>(read));
   const metrics::GaugeScope open_wait(s.metrics.open_waits());
   for (;;) {
     auto signal = co_await Signal::make();
     const auto sub = s.broker.waiters().subscribe({&topic, 1}, [signal] { signal->fire(); });
-    auto value = co_await await_result<T>(read);
-    if (!value || finished(*value) || s.draining || Clock::now() >= deadline || req.client_gone()) {
+    auto value = co_await await_boxed<T>(read);
+    Result<T>& v = **value;
+    if (!v || finished(*v) || s.draining || Clock::now() >= deadline || req.client_gone()) {
       s.broker.waiters().unsubscribe(sub);
-      co_return value;
+      co_return std::move(**value);
     }
+    value.reset();  // not kept while waiting
     req.on_client_gone([signal] { signal->fire(); });
     co_await signal->wait(deadline);
     s.broker.waiters().unsubscribe(sub);
@@ -93,32 +98,37 @@ struct TimelineSource {
 // from Last-Event-ID that follow live and end after the terminal event.
 Reply timeline_events(State& s, http::Request& req, TimelineSource source);
 
+// The handlers. route() starts them only after its dispatcher returns, so
+// what they take by reference must be the State, the Request or the path
+// segments route() holds; anything parsed from the path (a JobId) they take
+// by value.
+
 // Producers (job_handlers.cpp).
 Reply submit_job(State& s, http::Request& req, const std::string& queue);
 Reply submit_batch(State& s, http::Request& req, const std::string& queue);
-Reply get_job(State& s, http::Request& req, const JobId& id);
-Reply job_events(State& s, http::Request& req, const JobId& id);
-Reply cancel_job(State& s, const JobId& id);
+Reply get_job(State& s, http::Request& req, JobId id);
+Reply job_events(State& s, http::Request& req, JobId id);
+Reply cancel_job(State& s, JobId id);
 
 // Flows (flow_handlers.cpp).
 Reply submit_flow(State& s, http::Request& req);
-Reply get_flow(State& s, http::Request& req, const JobId& id);
-Reply flow_events(State& s, http::Request& req, const JobId& id);
-Reply cancel_flow(State& s, const JobId& id);
+Reply get_flow(State& s, http::Request& req, JobId id);
+Reply flow_events(State& s, http::Request& req, JobId id);
+Reply cancel_flow(State& s, JobId id);
 Reply list_flows(State& s, http::Request& req);
 Result<JobId> parse_flow_id(std::string_view text);
 
 // Workers (worker_handlers.cpp).
 Reply lease_jobs(State& s, http::Request& req);
-Reply ack_job(State& s, http::Request& req, const JobId& id);
-Reply fail_job(State& s, http::Request& req, const JobId& id);
-Reply heartbeat_job(State& s, http::Request& req, const JobId& id);
+Reply ack_job(State& s, http::Request& req, JobId id);
+Reply fail_job(State& s, http::Request& req, JobId id);
+Reply heartbeat_job(State& s, http::Request& req, JobId id);
 Reply ack_batch(State& s, http::Request& req);
 
 // Operators (operator_handlers.cpp).
 Reply list_jobs(State& s, http::Request& req);
-Reply retry_job(State& s, const JobId& id);
-Reply delete_job(State& s, const JobId& id);
+Reply retry_job(State& s, JobId id);
+Reply delete_job(State& s, JobId id);
 Reply list_queues(State& s);
 Reply get_queue(State& s, const std::string& queue);
 Reply pause_queue(State& s, const std::string& queue, bool paused);

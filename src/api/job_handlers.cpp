@@ -84,20 +84,20 @@ Reply submit_batch(State& s, http::Request& req, const std::string& queue) {
   co_return json_response(202, resp + "]}");
 }
 
-Reply get_job(State& s, http::Request& req, const JobId& id) {
+Reply get_job(State& s, http::Request& req, JobId id) {
   const auto wait = requested_wait(s, req);
   auto job = co_await wait_for_terminal(s, req, id, Clock::now() + wait);
   if (!job) co_return error_response(job.status());
   co_return document_answer(job_document(*job), wait);
 }
 
-Reply cancel_job(State& s, const JobId& id) {
+Reply cancel_job(State& s, JobId id) {
   auto job = co_await await_result<JobView>([&](auto cb) { s.broker.cancel(id, std::move(cb)); });
   if (!job) co_return error_response(job.status());
   co_return json_response(200, job_document(*job));
 }
 
-Reply job_events(State& s, http::Request& req, const JobId& id) {
+Reply job_events(State& s, http::Request& req, JobId id) {
   Broker& broker = s.broker;
   // A named source, not a temporary in the co_await: GCC 12 destroys such
   // a temporary twice.

@@ -64,13 +64,13 @@ Reply list_jobs(State& s, http::Request& req) {
   co_return json_response(200, out);
 }
 
-Reply retry_job(State& s, const JobId& id) {
+Reply retry_job(State& s, JobId id) {
   auto job = co_await await_result<JobView>([&](auto cb) { s.broker.retry(id, std::move(cb)); });
   if (!job) co_return error_response(job.status());
   co_return json_response(200, job_document(*job));
 }
 
-Reply delete_job(State& s, const JobId& id) {
+Reply delete_job(State& s, JobId id) {
   auto r = co_await await_result<Empty>([&](auto cb) { s.broker.discard(id, std::move(cb)); });
   if (!r) co_return error_response(r.status());
   log::info("job discarded", {{"job", id.to_string()}});

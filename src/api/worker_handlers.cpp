@@ -159,7 +159,7 @@ Reply lease_jobs(State& s, http::Request& req) {
   co_return json_response(200, out + "]}");
 }
 
-Reply ack_job(State& s, http::Request& req, const JobId& id) {
+Reply ack_job(State& s, http::Request& req, JobId id) {
   auto body = object_body(req);
   if (!body) co_return error_response(body.status());
   const json::object& o = body->get_object();
@@ -176,7 +176,7 @@ Reply ack_job(State& s, http::Request& req, const JobId& id) {
   co_return json_response(200, "{\"state\":\"" + std::string(to_string(*state)) + "\"}");
 }
 
-Reply fail_job(State& s, http::Request& req, const JobId& id) {
+Reply fail_job(State& s, http::Request& req, JobId id) {
   auto body = object_body(req);
   if (!body) co_return error_response(body.status());
   Fields f(body->get_object());
@@ -206,7 +206,7 @@ Reply fail_job(State& s, http::Request& req, const JobId& id) {
   co_return json_response(200, resp);
 }
 
-Reply heartbeat_job(State& s, http::Request& req, const JobId& id) {
+Reply heartbeat_job(State& s, http::Request& req, JobId id) {
   auto body = object_body(req);
   if (!body) co_return error_response(body.status());
   Fields f(body->get_object());
