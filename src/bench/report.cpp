@@ -119,8 +119,8 @@ std::string runs_table(const BenchResult& result) {
 std::string memory_text(const BenchResult& result) {
   const MemoryUse& m = *result.memory;
   if (!m.before_bytes || !m.with_waits_bytes) {
-    return "server memory: unknown (pass --server-pid: the server's /metrics has no "
-           "process_resident_memory_bytes)\n";
+    return "server memory: unknown (the server's /metrics has no process_resident_memory_bytes: "
+           "pass --server-pid)\n";
   }
   const auto extra =
       static_cast<std::int64_t>(*m.with_waits_bytes) - static_cast<std::int64_t>(*m.before_bytes);

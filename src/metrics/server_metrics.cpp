@@ -83,6 +83,10 @@ ServerMetrics::ServerMetrics(Broker& broker)
       connections_(
           registry_.gauge("errand_connections", "Open HTTP connections, read at scrape time.")
               .with({})),
+      resident_memory_(registry_
+                           .gauge("process_resident_memory_bytes",
+                                  "Resident memory size in bytes, read at scrape time.")
+                           .with({})),
       events_dropped_(registry_
                           .counter("errand_events_streams_dropped_total",
                                    "/v1/events subscribers dropped for falling behind.")
@@ -148,6 +152,11 @@ void ServerMetrics::set_spans_source(std::function<SpanTotals()> read) {
 void ServerMetrics::set_connections_source(std::function<std::size_t()> read) {
   std::lock_guard lock(mutex_);
   read_connections_ = std::move(read);
+}
+
+void ServerMetrics::set_resident_memory_source(std::function<std::uint64_t()> read) {
+  std::lock_guard lock(mutex_);
+  read_resident_memory_ = std::move(read);
 }
 
 std::string_view ServerMetrics::label_locked(std::string_view queue) {
@@ -245,6 +254,7 @@ std::string ServerMetrics::render(const std::vector<QueueStats>& queues) {
   };
   std::map<std::string, Scraped> by_label;
   std::size_t connections = 0;
+  std::uint64_t resident = 0;
   {
     std::lock_guard lock(mutex_);
     for (const QueueStats& q : queues) {
@@ -254,6 +264,7 @@ std::string ServerMetrics::render(const std::vector<QueueStats>& queues) {
       s.oldest_ms = std::max(s.oldest_ms, q.oldest_queued_ms.value_or(0));
     }
     if (read_connections_) connections = read_connections_();
+    if (read_resident_memory_) resident = read_resident_memory_();
     store_writable_.set(broker_.healthy() ? 1.0 : 0.0);
     // The log and the exporter keep their own totals: move the counters up to them.
     catch_up(log_lines_dropped_, log::dropped(), log_dropped_seen_);
@@ -271,6 +282,7 @@ std::string ServerMetrics::render(const std::vector<QueueStats>& queues) {
     oldest_queued_.with({label}).set(static_cast<double>(s.oldest_ms) / 1000.0);
   }
   connections_.set(static_cast<double>(connections));
+  resident_memory_.set(static_cast<double>(resident));
   return registry_.render();
 }
 

@@ -40,6 +40,10 @@ class ServerMetrics {
   // What errand_connections reports; read at each scrape. Until set: 0.
   void set_connections_source(std::function<std::size_t()> read);
 
+  // What process_resident_memory_bytes reports; read at each scrape. Until
+  // set: 0.
+  void set_resident_memory_source(std::function<std::uint64_t()> read);
+
   // Totals of the OpenTelemetry export (tracing/otlp_exporter), read at each
   // scrape. Until set: 0.
   struct SpanTotals {
@@ -104,6 +108,7 @@ class ServerMetrics {
   Gauge& open_waits_;
   Gauge& sse_streams_;
   Gauge& connections_;
+  Gauge& resident_memory_;
   Counter& events_dropped_;
   Counter& log_lines_dropped_;
   Counter& spans_exported_;
@@ -120,6 +125,7 @@ class ServerMetrics {
   // The queues with their own label (at most kMaxQueues), and "_other".
   std::unordered_map<std::string, QueueSeries> queues_;  // GUARDED_BY(mutex_)
   std::function<std::size_t()> read_connections_;        // GUARDED_BY(mutex_)
+  std::function<std::uint64_t()> read_resident_memory_;  // GUARDED_BY(mutex_)
   std::function<SpanTotals()> read_spans_;               // GUARDED_BY(mutex_)
   // What the counters counted from sources that keep their own totals.
   std::uint64_t log_dropped_seen_ = 0;  // GUARDED_BY(mutex_)

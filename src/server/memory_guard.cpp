@@ -15,16 +15,6 @@ namespace {
 constexpr std::uint64_t kMiB = 1024 * 1024;
 constexpr auto kSampleEvery = std::chrono::milliseconds(100);
 
-// Resident set size from /proc/self/statm (its second field, in pages); 0
-// when it cannot be read, which never refuses anything.
-std::uint64_t resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  std::uint64_t total_pages = 0;
-  std::uint64_t resident_pages = 0;
-  if (!(statm >> total_pages >> resident_pages)) return 0;
-  return resident_pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-}
-
 // cgroup v2's memory.max, when the process runs under a limit ("max": none).
 std::optional<std::uint64_t> cgroup_limit() {
   std::ifstream f("/sys/fs/cgroup/memory.max");
@@ -43,6 +33,15 @@ std::uint64_t machine_memory() {
 }
 
 }  // namespace
+
+// 0 when it cannot be read, which never refuses anything.
+std::uint64_t resident_memory_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t total_pages = 0;
+  std::uint64_t resident_pages = 0;
+  if (!(statm >> total_pages >> resident_pages)) return 0;
+  return resident_pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
 
 MemoryGuard::MemoryGuard(std::uint64_t limit_bytes)
     : limit_(limit_bytes != 0 ? limit_bytes
@@ -69,7 +68,7 @@ std::optional<std::string> MemoryGuard::refusal() const {
 void MemoryGuard::run() {
   std::unique_lock lock(mutex_);
   while (!stop_) {
-    const std::uint64_t resident = resident_bytes();
+    const std::uint64_t resident = resident_memory_bytes();
     resident_.store(resident);
     const bool was = under_pressure_.load();
     const bool now = memory_pressure(was, resident, limit_);

@@ -15,6 +15,10 @@
 
 namespace errand::server {
 
+// The process's resident set size in bytes, read now (/proc/self/statm); 0
+// when it cannot be read.
+std::uint64_t resident_memory_bytes();
+
 class MemoryGuard {
  public:
   // `limit_bytes` 0: the default (80% of the cgroup's or the machine's memory).

@@ -141,6 +141,7 @@ int serve(const ServeOptions& options) {
   http::Server server(
       io, [&api](http::Request& req) { return api.handle(req); }, limits, tls);
   metrics.set_connections_source([&server] { return server.open_connections(); });
+  metrics.set_resident_memory_source(resident_memory_bytes);
   if (auto err = server.listen(options.listen)) {
     log::error("cannot listen", {{"listen", options.listen}, {"reason", *err}});
     return 2;

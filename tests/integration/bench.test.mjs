@@ -162,11 +162,12 @@ describe('w4 open waits', () => {
                   { message: 'the streams to close' });
   });
 
-  test('without --server-pid the memory is unknown (the server exports no RSS)', async () => {
+  test('without --server-pid the memory comes from process_resident_memory_bytes', async () => {
     const r = await bench(['w4', '--waits', '5', '--concurrency', '1', '--duration', '0.2',
                            '--warmup', '0']);
-    assert.equal(r.memory.source, null);
-    assert.equal(r.memory.extra_bytes, null);
+    assert.equal(r.memory.source, '/metrics');
+    assert.ok(r.memory.before_bytes > 0 && r.memory.with_waits_bytes > 0, JSON.stringify(r.memory));
+    assert.equal(r.memory.extra_bytes, r.memory.with_waits_bytes - r.memory.before_bytes);
     assert.equal(r.runs.length, 2);
   });
 });

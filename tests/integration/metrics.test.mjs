@@ -95,7 +95,8 @@ describe('the exposition', () => {
     const res = await api.req('GET', '/metrics');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
-    const { types } = parseExposition(res.text);
+    const exposition = parseExposition(res.text);
+    const { types } = exposition;
     const want = {
       errand_jobs_enqueued_total: 'counter', errand_jobs_leased_total: 'counter',
       errand_jobs_succeeded_total: 'counter', errand_job_attempts_failed_total: 'counter',
@@ -106,12 +107,15 @@ describe('the exposition', () => {
       errand_sse_streams: 'gauge', errand_connections: 'gauge',
       errand_queue_wait_seconds: 'histogram', errand_run_seconds: 'histogram',
       errand_end_to_end_seconds: 'histogram', errand_fsync_seconds: 'histogram',
-      errand_commit_batch_size: 'histogram',
+      errand_commit_batch_size: 'histogram', process_resident_memory_bytes: 'gauge',
     };
     for (const [name, type] of Object.entries(want)) {
       assert.equal(types.get(name), type, `${name} should be a ${type}`);
     }
-    for (const name of types.keys()) assert.match(name, /^errand_/);
+    for (const name of types.keys()) assert.match(name, /^(errand_|process_resident_memory_bytes$)/);
+    // The real process's memory: more than a few pages, less than the machine.
+    const rss = valueOf(exposition, 'process_resident_memory_bytes');
+    assert.ok(rss > 4 * 1024 * 1024 && rss < 64 * 1024 ** 3, `resident memory ${rss}`);
   });
 
   test('HEAD answers like GET without a body; other methods are 405', async () => {

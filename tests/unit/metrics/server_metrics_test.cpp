@@ -150,6 +150,7 @@ TEST_F(ServerMetricsTest, CommitsSyncWaitsAndLiveGauges) {
   metrics_.count_sync_wait("q", false);
   metrics_.count_sync_wait("q", false);
   metrics_.set_connections_source([] { return std::size_t{7}; });
+  metrics_.set_resident_memory_source([] { return std::uint64_t{123'456'789}; });
   const GaugeScope wait(metrics_.open_waits());
   const GaugeScope stream(metrics_.sse_streams());
   const std::string out = render();
@@ -160,6 +161,7 @@ TEST_F(ServerMetricsTest, CommitsSyncWaitsAndLiveGauges) {
   EXPECT_TRUE(has_line(out, "errand_sync_waits_total{queue=\"q\",outcome=\"in_time\"} 1")) << out;
   EXPECT_TRUE(has_line(out, "errand_sync_waits_total{queue=\"q\",outcome=\"fell_back\"} 2")) << out;
   EXPECT_TRUE(has_line(out, "errand_connections 7")) << out;
+  EXPECT_TRUE(has_line(out, "process_resident_memory_bytes 123456789")) << out;
   EXPECT_TRUE(has_line(out, "errand_open_waits 1")) << out;
   EXPECT_TRUE(has_line(out, "errand_sse_streams 1")) << out;
 }
