@@ -324,7 +324,8 @@ asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const http::Request
                                                    const JobId& id, Clock::time_point deadline) {
   return read_until<JobView>(
       s, req, job_topic(id), [&s, id](auto cb) { s.broker.get(id, std::move(cb)); },
-      [](const JobView& job) { return is_terminal(job.record.state); }, deadline);
+      [](const JobView& job) { return is_terminal(job.record.state); }, deadline,
+      [&s, id] { return s.broker.known_unfinished(id); });
 }
 
 std::string wait_value(std::chrono::milliseconds wait) {

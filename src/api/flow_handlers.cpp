@@ -18,7 +18,7 @@ asio::awaitable<Result<FlowView>> wait_for_flow_terminal(State& s, const http::R
                                                          Clock::time_point deadline) {
   return read_until<FlowView>(
       s, req, flow_topic(id), [&s, id](auto cb) { s.broker.get_flow(id, std::move(cb)); },
-      [](const FlowView& flow) { return is_terminal(flow.state); }, deadline);
+      [](const FlowView& flow) { return is_terminal(flow.state); }, deadline, [] { return false; });
 }
 
 // `limit` of a list query: 1 to kMaxListLimit, or nullopt.

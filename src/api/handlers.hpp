@@ -43,9 +43,12 @@ std::string wait_value(std::chrono::milliseconds wait);
 // holds for the value, `deadline` passes, the server drains or the client of
 // `req` goes away, reading again after each notification of `topic`;
 // returns the value as last read. A deadline already past: one plain read.
-template <typename T, typename Read, typename Finished>
+// While `unfinished()` (a cheap hint, e.g. Broker::known_unfinished) says the
+// value could not be finished yet, the read is skipped and the wait goes on.
+template <typename T, typename Read, typename Finished, typename Unfinished>
 asio::awaitable<Result<T>> read_until(State& s, const http::Request& req, std::string topic,
-                                      Read read, Finished finished, Clock::time_point deadline) {
+                                      Read read, Finished finished, Clock::time_point deadline,
+                                      Unfinished unfinished) {
   // Values stay in their box (await_boxed): a coroutine frame keeps room for
   // every Result<T> it names, 1 KB each for a JobView, and thousands of these
   // frames may wait at once.
@@ -53,14 +56,17 @@ asio::awaitable<Result<T>> read_until(State& s, const http::Request& req, std::s
   const metrics::GaugeScope open_wait(s.metrics.open_waits());
   for (;;) {
     auto signal = co_await Signal::make();
+    // Subscribed before the check, so no change between the two is missed.
     const auto sub = s.broker.waiters().subscribe({&topic, 1}, [signal] { signal->fire(); });
-    auto value = co_await await_boxed<T>(read);
-    Result<T>& v = **value;
-    if (!v || finished(*v) || s.draining || Clock::now() >= deadline || req.client_gone()) {
-      s.broker.waiters().unsubscribe(sub);
-      co_return std::move(**value);
+    const bool stop = s.draining || Clock::now() >= deadline || req.client_gone();
+    if (stop || !unfinished()) {
+      auto value = co_await await_boxed<T>(read);
+      Result<T>& v = **value;
+      if (stop || !v || finished(*v)) {
+        s.broker.waiters().unsubscribe(sub);
+        co_return std::move(v);
+      }
     }
-    value.reset();  // not kept while waiting
     req.on_client_gone([signal] { signal->fire(); });
     co_await signal->wait(deadline);
     s.broker.waiters().unsubscribe(sub);

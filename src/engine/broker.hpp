@@ -167,6 +167,11 @@ class Broker {
                              Callback<std::vector<TimelineEvent>> done) = 0;
 
   virtual void get(JobId id, Callback<JobView> done) = 0;
+  // True when the broker knows, without reading its store, that job `id` is
+  // not terminal now; false when it is terminal, gone, or the broker cannot
+  // tell cheaply. A hint for waiters, which skip a get() that could not end
+  // their wait: a wait ends on a durable terminal state, which notifies.
+  virtual bool known_unfinished(const JobId&) { return false; }
   // Timeline events with seq > after_seq, oldest first.
   virtual void timeline(JobId id, std::uint32_t after_seq,
                         Callback<std::vector<TimelineEvent>> done) = 0;

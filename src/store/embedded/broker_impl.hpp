@@ -185,6 +185,7 @@ class EmbeddedBroker final : public Broker {
   void configure_queue(std::string queue, QueueSettingsChange change,
                        Callback<QueueStats> done) override;
   void get(JobId id, Callback<JobView> done) override { done(read_explained(id)); }
+  bool known_unfinished(const JobId& id) override;
   void submit_flow(FlowSpec spec, Callback<FlowSubmitOutcome> done) override;
   void get_flow(JobId id, Callback<FlowView> done) override;
   void cancel_flow(JobId id, Callback<FlowView> done) override;
@@ -231,6 +232,9 @@ class EmbeddedBroker final : public Broker {
     LeaseSpec spec;
     Callback<std::vector<JobView>> done;
   };
+  // lease() (park false) and lease_or_park() (park true): the ticket of a
+  // parked request, else 0.
+  std::uint64_t lease_or_wait(LeaseSpec spec, Callback<std::vector<JobView>> done, bool park);
   // Leases up to spec.max ready jobs of spec's queues into `c`.
   // REQUIRES: mutex_ held.
   std::vector<JobView> take_ready(const LeaseSpec& spec, Millis now, Change& c);

@@ -263,37 +263,36 @@ std::vector<EmbeddedBroker::Grant> EmbeddedBroker::hand_off(Change& c, Millis no
 }
 
 void EmbeddedBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) {
-  std::unique_lock lock(mutex_);
-  if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
-  const Millis now = now_millis();
-  activity_.asked(spec.queues, now);
-  Change c;
-  std::vector<JobView> leased = take_ready(spec, now, c);
-  if (c.empty()) {
-    lock.unlock();
-    return done(std::move(leased));
-  }
-  auto grant = std::make_shared<Grant>(make_grant(std::move(leased), std::move(done)));
-  commit(std::move(c), [this, grant](const Status& s) { deliver(*grant, s); });
+  lease_or_wait(std::move(spec), std::move(done), false);
 }
 
 std::uint64_t EmbeddedBroker::lease_or_park(LeaseSpec spec, Callback<std::vector<JobView>> done) {
+  return lease_or_wait(std::move(spec), std::move(done), true);
+}
+
+std::uint64_t EmbeddedBroker::lease_or_wait(LeaseSpec spec, Callback<std::vector<JobView>> done,
+                                            bool park) {
   std::unique_lock lock(mutex_);
   if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no), 0;
   const Millis now = now_millis();
   activity_.asked(spec.queues, now);
   Change c;
   std::vector<JobView> leased = take_ready(spec, now, c);
-  if (!leased.empty()) {
-    auto grant = std::make_shared<Grant>(make_grant(std::move(leased), std::move(done)));
-    commit(std::move(c), [this, grant](const Status& s) { deliver(*grant, s); });
+  if (leased.empty() && park) {
+    // Jobs found past their deadline on the way were expired: write that.
+    if (!c.empty()) commit(std::move(c), [](const Status&) {});
+    const std::uint64_t ticket = next_ticket_++;
+    parked_.push_back(ParkedLease{ticket, std::move(spec), std::move(done)});
+    return ticket;
+  }
+  if (c.empty()) {  // nothing leased, nothing expired: nothing to write
+    lock.unlock();
+    done(std::move(leased));
     return 0;
   }
-  // Jobs found past their deadline on the way were expired: write that.
-  if (!c.empty()) commit(std::move(c), [](const Status&) {});
-  const std::uint64_t ticket = next_ticket_++;
-  parked_.push_back(ParkedLease{ticket, std::move(spec), std::move(done)});
-  return ticket;
+  auto grant = std::make_shared<Grant>(make_grant(std::move(leased), std::move(done)));
+  commit(std::move(c), [this, grant](const Status& s) { deliver(*grant, s); });
+  return 0;
 }
 
 bool EmbeddedBroker::unpark(std::uint64_t ticket) {
@@ -590,6 +589,18 @@ Result<JobView> EmbeddedBroker::read_job(const JobId& id) {
   JobView v{std::move(*rec), read_value(kPayloads, id), {}};
   if (v.record.state == JobState::kSucceeded) v.result_json = read_value(kResults, id);
   return v;
+}
+
+bool EmbeddedBroker::known_unfinished(const JobId& id) {
+  std::lock_guard lock(mutex_);
+  const auto it = index_.records().find(id);
+  if (it == index_.records().end()) return false;
+  // Memory may be a commit ahead of the store. A job it shows terminal may
+  // not be so on disk yet: the waiter reads, and waits on. One it shows
+  // queued again (an operator's retry) may still be failed on disk: the
+  // waiter waits for the new attempt, as it would had it come a moment later.
+  const auto head = peek_job_fields(it->second.fields());
+  return head && !is_terminal(head->state);
 }
 
 Result<JobView> EmbeddedBroker::read_explained(const JobId& id) {

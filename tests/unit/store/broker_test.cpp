@@ -330,6 +330,19 @@ TEST_P(BrokerTest, AckWithTheLeaseTokenSucceedsAndStoresTheResult) {
   EXPECT_TRUE(must(lease(lease_spec({"acks"})), "lease").empty());
 }
 
+// A hint a backend may always answer false to; but true only while the job
+// is there and not terminal, or a waiter would miss its end.
+TEST_P(BrokerTest, KnownUnfinishedIsNeverSaidOfAFinishedOrUnknownJob) {
+  EXPECT_FALSE(broker().known_unfinished(JobId{}));
+  const JobId id = submit_ok(job("hints")).record.id;
+  const JobView leased = lease_one("hints");
+  ASSERT_TRUE(ack(id, leased.record.lease_token).is_ok());
+  EXPECT_FALSE(broker().known_unfinished(id));
+  const JobId cancelled = submit_ok(job("hints")).record.id;
+  ASSERT_TRUE(cancel(cancelled).is_ok());
+  EXPECT_FALSE(broker().known_unfinished(cancelled));
+}
+
 TEST_P(BrokerTest, AckWithAWrongTokenIsAConflictAndChangesNothing) {
   const JobId id = submit_ok(job("acks")).record.id;
   const JobView leased = lease_one("acks");

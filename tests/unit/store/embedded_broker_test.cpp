@@ -186,6 +186,22 @@ TEST(EmbeddedBroker, OpensAStoreWrittenInFormatVersion1) {
   EXPECT_EQ((*leased)[0].record.id, id);
 }
 
+// The embedded store answers the hint from memory, so waiters skip reads.
+TEST(EmbeddedBroker, KnowsAQueuedOrRunningJobIsUnfinished) {
+  TempDir dir;
+  auto broker = must(embedded::open_embedded_broker(options_in(dir)), "open");
+  auto submitted = must(await_result<std::vector<SubmitOutcome>>(
+                            [&](auto done) { broker->submit({job("q")}, std::move(done)); }),
+                        "submit");
+  const JobId id = submitted.front().job.record.id;
+  EXPECT_TRUE(broker->known_unfinished(id));
+  auto leased = must(await_result<std::vector<JobView>>(
+                         [&](auto done) { broker->lease(lease_spec({"q"}), std::move(done)); }),
+                     "lease");
+  ASSERT_EQ(leased.size(), 1u);
+  EXPECT_TRUE(broker->known_unfinished(id));
+}
+
 TEST(EmbeddedBroker, EveryReopenSeesWhatEarlierOpensWrote) {
   TempDir dir;
   for (int round = 0; round < 3; ++round) {
