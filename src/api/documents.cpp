@@ -89,7 +89,7 @@ void append_string_or_null(std::string& out, std::string_view s) {
   }
 }
 
-std::string raw_or_null(const std::string& s) { return s.empty() ? "null" : s; }
+std::string_view raw_or_null(std::string_view json) { return json.empty() ? "null" : json; }
 
 std::string string_array(const std::vector<std::string>& strings) {
   std::string out;
@@ -116,7 +116,6 @@ Status invalid_queue_name(const std::string& name, const std::string& field) {
 // made it a tenth of a submit's instructions.
 std::string job_document(const JobView& v) {
   const JobRecord& r = v.record;
-  const auto raw = [](std::string_view text) { return text.empty() ? "null" : text; };
   std::string out;
   out.reserve(1024 + v.payload_json.size() + v.result_json.size() + r.progress_json.size());
   out += "{\"id\":\"";
@@ -126,7 +125,7 @@ std::string job_document(const JobView& v) {
   out += ",\"state\":\"";
   out += to_string(r.state);
   out += "\",\"payload\":";
-  out += raw(v.payload_json);
+  out += raw_or_null(v.payload_json);
   out += ",\"priority\":";
   out += std::to_string(r.priority);
   out += ",\"attempt\":";
@@ -146,11 +145,11 @@ std::string job_document(const JobView& v) {
   out += ",\"worker\":";
   append_string_or_null(out, r.worker);
   out += ",\"result\":";
-  out += raw(v.result_json);
+  out += raw_or_null(v.result_json);
   out += ",\"error\":";
   out += r.error ? error_json(*r.error) : std::string("null");
   out += ",\"progress\":";
-  out += raw(r.progress_json);
+  out += raw_or_null(r.progress_json);
   out += ",\"cancel_requested\":";
   out += r.cancel_requested ? "true" : "false";
   out += ",\"idempotency_key\":";

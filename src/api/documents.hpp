@@ -40,7 +40,8 @@ Status invalid_queue_name(const std::string& name, const std::string& field = ""
 // Pieces of documents: absent values are null, never missing.
 std::string time_or_null(const std::optional<Millis>& t);
 std::string string_or_null(const std::string& s);
-std::string raw_or_null(const std::string& s);  // JSON text, or "" for none
+// JSON text as it is, or "null" for none (""). A view of `json` or of a literal.
+std::string_view raw_or_null(std::string_view json);
 std::string string_array(const std::vector<std::string>& strings);
 // The same, appended to `out`.
 void append_time_or_null(std::string& out, const std::optional<Millis>& t);

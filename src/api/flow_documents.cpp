@@ -80,7 +80,8 @@ std::string step_json(const FlowView& flow, const FlowStepView& s) {
   out += ",\"after\":" + string_array(s.after);
   out += ",\"state\":" + quote(s.state);
   out += ",\"job\":" + (s.job ? "\"" + s.job->to_string() + "\"" : std::string("null"));
-  out += ",\"result\":" + raw_or_null(s.result_json);
+  out += ",\"result\":";
+  out += raw_or_null(s.result_json);
   out += ",\"error\":" + (s.error ? error_json(*s.error) : std::string("null"));
   out += ",\"compensation\":";
   if (!s.compensable) {
@@ -158,7 +159,8 @@ std::string flow_document(const FlowView& f) {
     if (i) out += ',';
     out += step_json(f, f.steps[i]);
   }
-  out += "},\"result\":" + raw_or_null(f.result_json);
+  out += "},\"result\":";
+  out += raw_or_null(f.result_json);
   out += ",\"error\":" + (f.error ? flow_error_json(*f.error) : std::string("null"));
   return out + "}";
 }

@@ -144,11 +144,10 @@ class JobIndex {
   void attach(const JobRecord& rec);
   void detach(const JobRecord& rec);
   std::vector<Timer> timers_of(const JobRecord& rec) const;
-
-  Millis retention_ms_;
   // Packs `rec` into `at`.
   void pack(PackedJob& at, const JobRecord& rec);
 
+  Millis retention_ms_;
   std::map<JobId, PackedJob> records_;  // ordered: ids are time-ordered (listing)
   // The records decoded since the last settle(); node-based, so pointers hold.
   std::unordered_map<JobId, JobRecord, JobIdHash> working_;

@@ -75,7 +75,7 @@ std::optional<JobRecord> decode_job(std::string_view value) {
   if (in.byte() != kJobFormatVersion) return std::nullopt;
   const std::string_view id = in.fixed(16);
   if (!in.ok()) return std::nullopt;
-  return decode_job_fields(JobId::from_raw(id), value.substr(17));
+  return decode_job_fields(JobId::from_raw(id), value.substr(1 + id.size()));  // version, id
 }
 
 std::optional<JobRecord> decode_job_fields(const JobId& id, std::string_view fields) {
