@@ -134,7 +134,9 @@ class Change {
 
 // The broker's mutex. Releasing it settles the job index (JobIndex::settle),
 // so the records a locked section decoded go back to rest as it ends and no
-// JobRecord* outlives the section that found it.
+// JobRecord* outlives the section that found it. So build what an answer
+// needs from a record before unlocking: in `return lock.unlock(), done(f(r))`
+// f(r) reads freed memory.
 class IndexMutex {
  public:
   explicit IndexMutex(JobIndex& index) : index_(index) {}

@@ -440,9 +440,11 @@ void EmbeddedBroker::cancel(JobId id, Callback<JobView> done) {
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
   if (is_terminal(r->state)) {
-    return lock.unlock(),
-           done(conflict("job " + id.to_string() + " is already " +
-                         std::string(to_string(r->state)) + "; it cannot be cancelled"));
+    // Made before unlocking: that packs `r` away.
+    Status refused = conflict("job " + id.to_string() + " is already " +
+                              std::string(to_string(r->state)) + "; it cannot be cancelled");
+    lock.unlock();
+    return done(std::move(refused));
   }
   Change c;
   cancel_job(*r, now, c);
@@ -477,9 +479,11 @@ void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
   if (!next_state(r->state, Transition::kAdminRetry)) {
-    return lock.unlock(),
-           done(conflict("job " + id.to_string() + " is " + std::string(to_string(r->state)) +
-                         "; only failed, cancelled or expired jobs can be retried"));
+    // Made before unlocking: that packs `r` away.
+    Status refused = conflict("job " + id.to_string() + " is " + std::string(to_string(r->state)) +
+                              "; only failed, cancelled or expired jobs can be retried");
+    lock.unlock();
+    return done(std::move(refused));
   }
   Change c;
   const JobState from = r->state;
@@ -507,9 +511,11 @@ void EmbeddedBroker::discard(JobId id, Callback<Empty> done) {
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
   if (!is_terminal(r->state)) {
-    return lock.unlock(),
-           done(conflict("job " + id.to_string() + " is " + std::string(to_string(r->state)) +
-                         "; only finished jobs can be deleted (cancel it first)"));
+    // Made before unlocking: that packs `r` away.
+    Status refused = conflict("job " + id.to_string() + " is " + std::string(to_string(r->state)) +
+                              "; only finished jobs can be deleted (cancel it first)");
+    lock.unlock();
+    return done(std::move(refused));
   }
   Change c;
   c.removed(*r, now_millis());

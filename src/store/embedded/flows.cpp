@@ -146,9 +146,10 @@ void EmbeddedBroker::cancel_flow(JobId id, Callback<FlowView> done) {
   FlowEntry* f = flows_.find(id);
   if (!f) return lock.unlock(), done(flow_not_found(id));
   if (is_terminal(f->status.state)) {
-    return lock.unlock(),
-           done(conflict("flow " + id.to_string() + " is already " +
-                         std::string(to_string(f->status.state)) + "; it cannot be cancelled"));
+    Status refused = conflict("flow " + id.to_string() + " is already " +
+                              std::string(to_string(f->status.state)) + "; it cannot be cancelled");
+    lock.unlock();
+    return done(std::move(refused));
   }
   Change c;
   if (!f->status.cancel_requested) {

@@ -52,7 +52,7 @@ void JobIndex::load(const JobRecord& rec) {
   pack(it->second, rec);
 }
 
-void JobIndex::erase(const JobId& id) {
+void JobIndex::erase(JobId id) {  // a copy: `id` may be the erased record's own
   const JobRecord* r = find(id);
   if (!r) return;
   detach(*r);

@@ -111,7 +111,7 @@ class JobIndex {
   JobRecord& insert(JobRecord rec);
   // insert() for a record read at start-up: straight to rest.
   void load(const JobRecord& rec);
-  void erase(const JobId& id);
+  void erase(JobId id);
   // Encodes every record found or inserted since the last settle() back to
   // rest; the JobRecord pointers handed out since become invalid.
   void settle();

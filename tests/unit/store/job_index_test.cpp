@@ -86,8 +86,9 @@ TEST_F(JobIndexTest, ReadyOrderHoldsAcrossSettles) {
 TEST_F(JobIndexTest, EraseForgetsADecodedRecord) {
   const JobId id = index_.insert(queued()).id;
   index_.settle();
-  ASSERT_NE(index_.find(id), nullptr);
-  index_.erase(id);
+  const JobRecord* found = index_.find(id);
+  ASSERT_NE(found, nullptr);
+  index_.erase(found->id);  // the id of the record it frees, as the purge timer passes it
   EXPECT_EQ(index_.find(id), nullptr);
   index_.settle();
   EXPECT_EQ(index_.find(id), nullptr);
