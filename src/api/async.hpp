@@ -61,25 +61,37 @@ class Signal : public std::enable_shared_from_this<Signal> {
   bool fired_ = false;
 };
 
-// Runs `op(callback)` and waits for the callback's Result<T>, which it
-// returns in the box the callback filled.
+// Calls `op` with a callback that puts its Result<T> into the returned box,
+// then fires `signal`. The box is shared: the callback may come after the
+// waiting coroutine is gone.
 template <typename T, typename Op>
-asio::awaitable<std::shared_ptr<std::optional<Result<T>>>> await_boxed(Op op) {
-  auto signal = co_await Signal::make();
+std::shared_ptr<std::optional<Result<T>>> call_into_box(Op& op, std::shared_ptr<Signal> signal) {
   auto slot = std::make_shared<std::optional<Result<T>>>();
-  op([signal, slot](Result<T> r) {
+  op([signal = std::move(signal), slot](Result<T> r) {
     // Written before fire() posts; read on the strand after the post.
     *slot = std::move(r);
     signal->fire();
   });
-  co_await signal->wait(Clock::time_point::max());
-  co_return slot;
+  return slot;
 }
 
 // Runs `op(callback)` and waits for the callback's Result<T>.
 template <typename T, typename Op>
 asio::awaitable<Result<T>> await_result(Op op) {
-  co_return std::move(**co_await await_boxed<T>(std::move(op)));
+  auto signal = co_await Signal::make();
+  auto slot = call_into_box<T>(op, signal);
+  co_await signal->wait(Clock::time_point::max());
+  co_return std::move(**slot);
+}
+
+// await_result() that returns the box the callback filled, for coroutines
+// that must not hold a Result<T> in their frame (read_until).
+template <typename T, typename Op>
+asio::awaitable<std::shared_ptr<std::optional<Result<T>>>> await_boxed(Op op) {
+  auto signal = co_await Signal::make();
+  auto slot = call_into_box<T>(op, signal);
+  co_await signal->wait(Clock::time_point::max());
+  co_return slot;
 }
 
 }  // namespace errand::api
