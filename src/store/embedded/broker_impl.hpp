@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "engine/change_feed.hpp"
+#include "engine/job_transitions.hpp"
 #include "engine/timeline.hpp"
 #include "engine/waiter_registry.hpp"
 #include "store/embedded/embedded_broker.hpp"
@@ -27,18 +28,11 @@ enum Cf { kJobs, kPayloads, kResults, kTimeline, kQueues, kFlows, kCfCount };
 inline const char* const kCfNames[kCfCount] = {"jobs",     "payloads", "results",
                                                "timeline", "queues",   "flows"};
 
-inline Status lease_lost(const JobId& id) {
-  return conflict("the lease on job " + id.to_string() +
-                  " is not held by this token (expired, released or never granted)");
-}
-
-inline Status job_not_found(const JobId& id) { return not_found("no job " + id.to_string()); }
-
 inline Status stopped() { return unavailable("the store is shut down"); }
 
 // The writes and notifications of one change, applied together once the
 // change is durable.
-class Change {
+class Change final : public JobChanges {
  public:
   void put(Cf cf, std::string key, std::string value) {
     puts_.push_back({cf, std::move(key), std::move(value)});
@@ -46,7 +40,8 @@ class Change {
   void del(Cf cf, std::string key) { dels_.push_back({cf, std::move(key)}); }
   void put_job(const JobRecord& r) { put(kJobs, std::string(r.id.raw()), encode_job(r)); }
   void put_queue(const QueueState& q) { put(kQueues, q.name, encode_queue(q)); }
-  void event(JobRecord& r, Millis at, std::string_view type, std::string_view fields = {}) {
+  void event(JobRecord& r, Millis at, std::string_view type,
+             std::string_view fields = {}) override {
     TimelineEvent ev = next_event(r, at, type, fields);
     put(kTimeline, timeline_key(r.id, ev.seq), std::move(ev.json));
     if (ev.seq > kTimelineLimit) del(kTimeline, timeline_key(r.id, ev.seq - kTimelineLimit));
@@ -86,14 +81,16 @@ class Change {
   // The state changes so far, in order (flows advance on them).
   const std::vector<StateChange>& state_changes() const { return changes_; }
   // `r` moved from `from` (empty: it is new) to its current state.
-  void moved(const JobRecord& r, std::optional<JobState> from, Millis at) {
+  void moved(const JobRecord& r, std::optional<JobState> from, Millis at) override {
     changes_.push_back(state_change(r, from, r.state, at));
   }
   // `r` is about to be removed from the store.
   void removed(const JobRecord& r, Millis at) {
     changes_.push_back(state_change(r, r.state, std::nullopt, at));
   }
-  void ready(const std::string& queue, std::size_t n = 1) { ready_.emplace_back(queue, n); }
+  void ready(const std::string& queue, std::size_t n = 1) override {
+    ready_.emplace_back(queue, n);
+  }
   // Whether this change made jobs of `queue` ready.
   bool made_ready(const std::string& queue) const {
     for (const auto& r : ready_) {
@@ -268,16 +265,13 @@ class EmbeddedBroker final : public Broker {
   std::string new_lease_token();
   double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
-  // A failed attempt (worker fail or lease expiry): retry, fail or cancel.
+  // errand::fail_attempt() on the index, and the queue's failed_total.
   // REQUIRES: mutex_ held, r.state == running.
   FailOutcome fail_attempt(JobRecord& r, JobError error, bool retry,
                            std::optional<std::int64_t> retry_in_ms, Millis now, Change& c);
   void expire(JobRecord& r, Millis now, Change& c);
   // Stores a new job. REQUIRES: mutex_ held; no idempotency replay applies.
   JobRecord& create_job(SubmitSpec&& s, Millis now, Change& c);
-  // Cancels a queued or scheduled job; asks a running one to stop.
-  // REQUIRES: mutex_ held, r not terminal.
-  void cancel_job(JobRecord& r, Millis now, Change& c);
 
   // Flows (flows.cpp). Advances every flow one of whose jobs reached a
   // terminal state in `c`, adding what that does to `c`. REQUIRES: mutex_ held.

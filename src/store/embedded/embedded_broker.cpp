@@ -147,35 +147,12 @@ void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
 }
 
 JobRecord& EmbeddedBroker::create_job(SubmitSpec&& s, Millis now, Change& c) {
-  JobRecord r;
-  r.id = ids_.next(now);
-  r.queue = s.queue;
-  r.priority = s.priority;
-  r.max_attempts = s.max_attempts;
-  r.backoff = s.backoff;
-  r.lease_ms = s.lease_ms;
-  r.created_at = now;
-  r.run_at = s.run_at && *s.run_at > now ? *s.run_at : now;
-  r.state = r.run_at > now ? JobState::kScheduled : JobState::kQueued;
-  r.deadline = s.deadline;
-  r.idempotency_key = s.idempotency_key;
-  r.tags = std::move(s.tags);
-  r.traceparent = std::move(s.traceparent);
+  JobRecord r = new_job(s, ids_.next(now), now, c);
   r.payload_hash = fingerprint(s.payload_json);
-  r.flow = std::move(s.flow);
-  c.event(r, now, "enqueued",
-          json_member("queue", r.queue) + ",\"priority\":" + std::to_string(r.priority));
-  if (r.state == JobState::kScheduled) {
-    c.event(r, now, "scheduled", json_member("run_at", format_rfc3339(r.run_at)));
-  } else {
-    c.ready(r.queue);
-  }
   ++index_.queue(r.queue).enqueued_total;
   c.put(kPayloads, std::string(r.id.raw()), std::move(s.payload_json));
   c.put_job(r);
-  JobRecord& stored = index_.insert(std::move(r));
-  c.moved(stored, std::nullopt, now);
-  return stored;
+  return index_.insert(std::move(r));
 }
 
 std::vector<JobView> EmbeddedBroker::take_ready(const LeaseSpec& spec, Millis now, Change& c) {
@@ -191,19 +168,10 @@ std::vector<JobView> EmbeddedBroker::take_ready(const LeaseSpec& spec, Millis no
         continue;
       }
       const std::int64_t lease_ms = spec.lease_ms.value_or(r->lease_ms);
+      // first_ready() returns queued jobs only.
       index_.update(*r, [&](JobRecord& j) {
-        j.state = JobState::kRunning;
-        ++j.attempt;
-        j.started_at = now;
-        j.worker = spec.worker;
-        j.lease_token = new_lease_token();
-        j.granted_lease_ms = lease_ms;
-        j.lease_expires_at = now + lease_ms;
+        lease_job(j, spec.worker, new_lease_token(), lease_ms, now, c);
       });
-      c.moved(*r, JobState::kQueued, now);  // first_ready() returns queued jobs only
-      c.event(*r, now, "leased",
-              json_member("worker", r->worker) + ",\"attempt\":" + std::to_string(r->attempt) +
-                  "," + json_member("lease_expires_at", format_rfc3339(*r->lease_expires_at)));
       c.put_job(*r);
       leased.push_back(JobView{*r, {}, {}});
     }
@@ -313,18 +281,10 @@ void EmbeddedBroker::ack(AckSpec spec, Callback<JobState> done) {
   if (!leased) return lock.unlock(), done(leased.status());
   JobRecord* r = *leased;
   Change c;
-  index_.update(*r, [&](JobRecord& j) {
-    j.state = JobState::kSucceeded;
-    j.finished_at = now;
-    j.lease_token.clear();
-    j.lease_expires_at.reset();
-  });
-  c.moved(*r, JobState::kRunning, now);
+  index_.update(*r, [&](JobRecord& j) { ack_job(j, now, c); });
   QueueState& q = index_.queue(r->queue);
   ++q.succeeded_total;
   c.put_queue(q);
-  c.event(*r, now, "succeeded",
-          "\"attempt\":" + std::to_string(r->attempt) + "," + json_member("worker", r->worker));
   c.put(kResults, std::string(r->id.raw()), std::move(spec.result_json));
   c.put_job(*r);
   commit(std::move(c), [done = std::move(done)](const Status& s) {
@@ -336,56 +296,15 @@ void EmbeddedBroker::ack(AckSpec spec, Callback<JobState> done) {
 FailOutcome EmbeddedBroker::fail_attempt(JobRecord& r, JobError error, bool retry,
                                          std::optional<std::int64_t> retry_in_ms, Millis now,
                                          Change& c) {
-  error.attempt = r.attempt;
-  c.event(r, now, "failed_attempt",
-          "\"attempt\":" + std::to_string(r.attempt) + "," + json_member("worker", r.worker) + "," +
-              error_member(error));
   FailOutcome out{};
-  QueueState& q = index_.queue(r.queue);
-  if (r.cancel_requested) {
-    // The worker gave up on a job whose cancellation was asked for: honour
-    // the cancellation rather than retrying.
-    index_.update(r, [&](JobRecord& j) {
-      j.state = JobState::kCancelled;
-      j.finished_at = now;
-      j.error = error;
-      j.lease_token.clear();
-      j.lease_expires_at.reset();
-    });
-    c.event(r, now, "cancelled");
-    out.state = JobState::kCancelled;
-  } else if (retry && r.attempt < r.max_attempts) {
-    const std::int64_t delay =
-        retry_in_ms.value_or(retry_delay_ms(r.backoff, r.attempt, unit_random()));
-    index_.update(r, [&](JobRecord& j) {
-      j.state = delay > 0 ? JobState::kScheduled : JobState::kQueued;
-      j.run_at = now + delay;
-      j.error = error;
-      j.lease_token.clear();
-      j.lease_expires_at.reset();
-    });
-    if (r.state == JobState::kScheduled) {
-      c.event(r, now, "scheduled", json_member("run_at", format_rfc3339(r.run_at)));
-    } else {
-      c.ready(r.queue);
-    }
-    out.state = r.state;
-    out.run_at = r.run_at;
-  } else {
-    index_.update(r, [&](JobRecord& j) {
-      j.state = JobState::kFailed;
-      j.finished_at = now;
-      j.error = error;
-      j.lease_token.clear();
-      j.lease_expires_at.reset();
-    });
+  index_.update(r, [&](JobRecord& j) {
+    out = errand::fail_attempt(j, std::move(error), retry, retry_in_ms, unit_random(), now, c);
+  });
+  if (out.state == JobState::kFailed) {
+    QueueState& q = index_.queue(r.queue);
     ++q.failed_total;
     c.put_queue(q);
-    c.event(r, now, "failed",
-            "\"attempt\":" + std::to_string(r.attempt) + "," + error_member(error));
-    out.state = JobState::kFailed;
   }
-  c.moved(r, JobState::kRunning, now);
   c.put_job(r);
   return out;
 }
@@ -411,22 +330,10 @@ void EmbeddedBroker::heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> do
   if (!leased) return lock.unlock(), done(leased.status());
   JobRecord* r = *leased;
   Change c;
-  index_.update(*r, [&](JobRecord& j) {
-    // Without lease_ms a heartbeat renews for as long as the lease was granted.
-    if (spec.lease_ms) j.granted_lease_ms = *spec.lease_ms;
-    j.lease_expires_at = now + j.granted_lease_ms;
-    if (!spec.progress_json.empty()) j.progress_json = spec.progress_json;
-  });
-  if (!spec.progress_json.empty()) {
-    // The progress object's members become the event's fields.
-    c.event(*r, now, "progress",
-            std::string_view(spec.progress_json).substr(1, spec.progress_json.size() - 2));
-  } else {
-    c.event(*r, now, "heartbeat",
-            json_member("lease_expires_at", format_rfc3339(*r->lease_expires_at)));
-  }
+  HeartbeatOutcome out{};
+  index_.update(
+      *r, [&](JobRecord& j) { out = heartbeat_job(j, spec.lease_ms, spec.progress_json, now, c); });
   c.put_job(*r);
-  HeartbeatOutcome out{*r->lease_expires_at, r->cancel_requested};
   commit(std::move(c), [out, done = std::move(done)](const Status& s) {
     if (!s.is_ok()) return done(s);
     done(out);
@@ -439,37 +346,18 @@ void EmbeddedBroker::cancel(JobId id, Callback<JobView> done) {
   const Millis now = now_millis();
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
-  if (is_terminal(r->state)) {
-    // Made before unlocking: that packs `r` away.
-    Status refused = conflict("job " + id.to_string() + " is already " +
-                              std::string(to_string(r->state)) + "; it cannot be cancelled");
+  // Made before unlocking: that packs `r` away.
+  if (Status refused = check_cancel(*r); !refused.is_ok()) {
     lock.unlock();
     return done(std::move(refused));
   }
   Change c;
-  cancel_job(*r, now, c);
+  index_.update(*r, [&](JobRecord& j) { cancel_job(j, now, c); });
+  c.put_job(*r);
   commit(std::move(c), [this, id, done = std::move(done)](const Status& s) {
     if (!s.is_ok()) return done(s);
     done(read_explained(id));
   });
-}
-
-void EmbeddedBroker::cancel_job(JobRecord& r, Millis now, Change& c) {
-  if (r.state == JobState::kRunning) {
-    if (!r.cancel_requested) {
-      index_.update(r, [](JobRecord& j) { j.cancel_requested = true; });
-      c.event(r, now, "cancel_requested");
-    }
-  } else {
-    const JobState from = r.state;
-    index_.update(r, [&](JobRecord& j) {
-      j.state = JobState::kCancelled;
-      j.finished_at = now;
-    });
-    c.moved(r, from, now);
-    c.event(r, now, "cancelled");
-  }
-  c.put_job(r);
 }
 
 void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
@@ -478,26 +366,13 @@ void EmbeddedBroker::retry(JobId id, Callback<JobView> done) {
   const Millis now = now_millis();
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
-  if (!next_state(r->state, Transition::kAdminRetry)) {
-    // Made before unlocking: that packs `r` away.
-    Status refused = conflict("job " + id.to_string() + " is " + std::string(to_string(r->state)) +
-                              "; only failed, cancelled or expired jobs can be retried");
+  // Made before unlocking: that packs `r` away.
+  if (Status refused = check_retry(*r); !refused.is_ok()) {
     lock.unlock();
     return done(std::move(refused));
   }
   Change c;
-  const JobState from = r->state;
-  index_.update(*r, [&](JobRecord& j) {
-    j.state = JobState::kQueued;
-    j.attempt = 0;
-    j.run_at = now;
-    j.finished_at.reset();
-    j.cancel_requested = false;
-    j.deadline.reset();  // an operator who retries wants it to run, not to expire again
-  });
-  c.moved(*r, from, now);
-  c.event(*r, now, "retried_by_admin");
-  c.ready(r->queue);
+  index_.update(*r, [&](JobRecord& j) { retry_job(j, now, c); });
   c.put_job(*r);
   commit(std::move(c), [this, id, done = std::move(done)](const Status& s) {
     if (!s.is_ok()) return done(s);
@@ -510,10 +385,8 @@ void EmbeddedBroker::discard(JobId id, Callback<Empty> done) {
   if (Status no = write_refused(); !no.is_ok()) return lock.unlock(), done(no);
   JobRecord* r = index_.find(id);
   if (!r) return lock.unlock(), done(job_not_found(id));
-  if (!is_terminal(r->state)) {
-    // Made before unlocking: that packs `r` away.
-    Status refused = conflict("job " + id.to_string() + " is " + std::string(to_string(r->state)) +
-                              "; only finished jobs can be deleted (cancel it first)");
+  // Made before unlocking: that packs `r` away.
+  if (Status refused = check_discard(*r); !refused.is_ok()) {
     lock.unlock();
     return done(std::move(refused));
   }
@@ -735,13 +608,7 @@ void EmbeddedBroker::queue(std::string name, Callback<QueueStats> done) {
 }
 
 void EmbeddedBroker::expire(JobRecord& r, Millis now, Change& c) {
-  const JobState from = r.state;
-  index_.update(r, [&](JobRecord& j) {
-    j.state = JobState::kExpired;
-    j.finished_at = now;
-  });
-  c.moved(r, from, now);
-  c.event(r, now, "expired", json_member("deadline", format_rfc3339(*r.deadline)));
+  index_.update(r, [&](JobRecord& j) { expire_job(j, now, c); });
   c.put_job(r);
 }
 
@@ -775,11 +642,9 @@ void EmbeddedBroker::run_timers() {
       switch (t.kind) {
         case TimerKind::kActivate:
           if (r->state == JobState::kScheduled) {
-            index_.update(*r, [](JobRecord& j) { j.state = JobState::kQueued; });
-            c.moved(*r, JobState::kScheduled, now);
+            index_.update(*r, [&](JobRecord& j) { activate_job(j, now, c); });
             c.put_job(*r);
             c.touched(r->id);
-            c.ready(r->queue);
             continue;
           }
           break;
@@ -791,10 +656,7 @@ void EmbeddedBroker::run_timers() {
           break;
         case TimerKind::kLeaseExpiry:
           if (r->state == JobState::kRunning) {
-            JobError e{"the lease ran out after " + std::to_string(r->granted_lease_ms) +
-                           " ms without an ack, fail or heartbeat",
-                       "lease_expired", "worker " + r->worker, 0};
-            fail_attempt(*r, std::move(e), true, std::nullopt, now, c);
+            fail_attempt(*r, lease_expired_error(*r), true, std::nullopt, now, c);
             continue;
           }
           break;

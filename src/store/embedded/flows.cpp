@@ -257,7 +257,9 @@ void EmbeddedBroker::drive_flow(FlowEntry& f, Change& c, Millis now) {
       JobRecord* r = index_.find(*f.steps[i].job);
       if (!r || is_terminal(r->state)) continue;
       c.flow_event(f, now, "step_cancel_requested", step_job_fields(f.steps[i].name, r->id));
-      cancel_job(*r, now, c);  // a queued job ends now: advance_flows() reads that change
+      // A queued job ends now: advance_flows() reads that change.
+      index_.update(*r, [&](JobRecord& j) { cancel_job(j, now, c); });
+      c.put_job(*r);
     }
     if (a.compensate) {
       FlowStepEntry& s = f.steps[*a.compensate];
