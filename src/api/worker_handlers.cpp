@@ -136,7 +136,8 @@ Reply lease_jobs(State& s, http::Request& req) {
           *granted = std::vector<JobView>{};
           break;
         }
-        // Leased to this request meanwhile: its answer is already on the way.
+        // Leased to this request meanwhile, or a store was just looking for
+        // jobs for it: its answer (jobs, or none) is on the way.
         signal->reset();
         wait_until = Clock::time_point::max();
       }

@@ -135,12 +135,15 @@ class Broker {
   virtual void lease(LeaseSpec spec, Callback<std::vector<JobView>> done) = 0;
   // A long poll's lease: like lease() when jobs are ready; otherwise the
   // request is parked and `done` runs once jobs of its queues become ready,
-  // leased to it in the same durable write that made them ready (a submit
-  // to a waiting worker costs one write, not two). Returns the ticket to
-  // unpark() with, or 0 when it did not park (`done` runs or ran).
+  // leased to it (by the embedded store in the same durable write that made
+  // them ready: a submit to a waiting worker costs one write, not two).
+  // Returns the ticket to unpark() with, or 0 when it did not park (`done`
+  // runs or ran). A store that must ask its database whether jobs are ready
+  // parks first and may answer at once.
   virtual std::uint64_t lease_or_park(LeaseSpec spec, Callback<std::vector<JobView>> done) = 0;
   // Withdraws a parked request (its wait is over). True: `done` will never
-  // run. False: jobs were already leased to it and `done` runs or ran.
+  // run. False: `done` runs or ran, with the jobs leased to it meanwhile or
+  // (a store that was looking for jobs for it just then) with none.
   virtual bool unpark(std::uint64_t ticket) = 0;
   virtual void ack(AckSpec spec, Callback<JobState> done) = 0;
   virtual void fail(FailSpec spec, Callback<FailOutcome> done) = 0;

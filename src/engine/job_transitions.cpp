@@ -155,6 +155,16 @@ void activate_job(JobRecord& r, Millis now, JobChanges& c) {
   c.ready(r.queue);
 }
 
+std::string lease_token(std::mt19937_64& rng) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string t;
+  for (int i = 0; i < 2; ++i) {
+    std::uint64_t r = rng();
+    for (int j = 0; j < 16; ++j, r >>= 4) t.push_back(kHex[r & 0xf]);
+  }
+  return t;
+}
+
 JobError lease_expired_error(const JobRecord& r) {
   return {"the lease ran out after " + std::to_string(r.granted_lease_ms) +
               " ms without an ack, fail or heartbeat",

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -62,6 +63,8 @@ void retry_job(JobRecord& r, Millis now, JobChanges& c);
 void expire_job(JobRecord& r, Millis now, JobChanges& c);
 // A scheduled job's run_at came. REQUIRES: r.state == scheduled.
 void activate_job(JobRecord& r, Millis now, JobChanges& c);
+// A new lease's token: 32 random hex digits.
+std::string lease_token(std::mt19937_64& rng);
 // The error of an attempt whose lease ran out.
 JobError lease_expired_error(const JobRecord& r);
 

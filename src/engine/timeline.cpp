@@ -39,4 +39,17 @@ TimelineEvent next_event(std::uint32_t& seq, Millis at, std::string_view type,
   return ev;
 }
 
+TimelineEvent stored_event(std::uint32_t seq, std::string json) {
+  TimelineEvent ev;
+  ev.seq = seq;
+  ev.json = std::move(json);
+  // The type is the third member of the event object (next_event()).
+  const auto at = ev.json.find("\"type\":\"");
+  if (at != std::string::npos) {
+    const auto start = at + 8;
+    ev.type = ev.json.substr(start, ev.json.find('"', start) - start);
+  }
+  return ev;
+}
+
 }  // namespace errand

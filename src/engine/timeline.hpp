@@ -18,6 +18,9 @@ TimelineEvent next_event(JobRecord& rec, Millis at, std::string_view type,
 TimelineEvent next_event(std::uint32_t& seq, Millis at, std::string_view type,
                          std::string_view fields_json = {});
 
+// An event as a store keeps it (its seq and JSON), with its type read back.
+TimelineEvent stored_event(std::uint32_t seq, std::string json);
+
 // `"name":<json string>` for building fields_json.
 std::string json_member(std::string_view name, std::string_view value);
 // `"error":{"message","type","detail","attempt"}`

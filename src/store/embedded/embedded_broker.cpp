@@ -72,15 +72,7 @@ Result<JobRecord*> EmbeddedBroker::leased_job(const JobId& id, const std::string
   return r;
 }
 
-std::string EmbeddedBroker::new_lease_token() {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string t;
-  for (int i = 0; i < 2; ++i) {
-    std::uint64_t r = rng_();
-    for (int j = 0; j < 16; ++j, r >>= 4) t.push_back(kHex[r & 0xf]);
-  }
-  return t;
-}
+std::string EmbeddedBroker::new_lease_token() { return lease_token(rng_); }
 
 void EmbeddedBroker::submit(std::vector<SubmitSpec> specs,
                             Callback<std::vector<SubmitOutcome>> done) {
@@ -522,16 +514,8 @@ std::vector<TimelineEvent> EmbeddedBroker::read_timeline(const JobId& id, std::u
   const std::string prefix(id.raw());
   for (it->Seek(timeline_key(id, after_seq + 1)); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
-    TimelineEvent ev;
-    ev.seq = timeline_key_seq(it->key().ToStringView());
-    ev.json = it->value().ToString();
-    // The type is the third member of the event object (next_event()).
-    const auto at = ev.json.find("\"type\":\"");
-    if (at != std::string::npos) {
-      const auto start = at + 8;
-      ev.type = ev.json.substr(start, ev.json.find('"', start) - start);
-    }
-    events.push_back(std::move(ev));
+    events.push_back(
+        stored_event(timeline_key_seq(it->key().ToStringView()), it->value().ToString()));
   }
   return events;
 }

@@ -55,6 +55,9 @@ class BrokerStore {
 struct BrokerBackend {
   std::string name;  // a test-name suffix: letters and digits only
   std::function<std::unique_ptr<BrokerStore>()> make_store;
+  // A job submitted to a parked lease is leased in the submit's own write
+  // (the embedded store); otherwise in a write of its own right after.
+  bool hands_off_in_the_same_write = true;
 };
 
 inline void PrintTo(const BrokerBackend& backend, std::ostream* os) { *os << backend.name; }

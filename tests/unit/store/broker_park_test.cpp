@@ -59,7 +59,7 @@ Parked park_on(Broker& broker, LeaseSpec spec) {
 TEST_P(BrokerTest, ParkLeasesAtOnceWhenJobsAreReady) {
   const JobId id = must(submit(job("q", R"({"n":7})")), "submit").job.record.id;
   Parked p = park_on(broker(), lease_spec({"q"}));
-  EXPECT_EQ(p.ticket, 0u);
+  // A store that asks its database first parks anyway (a ticket), then answers.
   auto jobs = must(p.take(), "lease");
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].record.id, id);
@@ -78,7 +78,9 @@ TEST_P(BrokerTest, ParkAParkedLeaseGetsTheNextJobInTheWriteThatStoresIt) {
   EXPECT_EQ(jobs[0].record.id, id);
   EXPECT_EQ(jobs[0].payload_json, R"({"n":8})");
   EXPECT_EQ(jobs[0].record.state, JobState::kRunning);
-  EXPECT_EQ(counter.commits(), 1u) << "the submit and the lease are one durable write";
+  if (GetParam().hands_off_in_the_same_write) {
+    EXPECT_EQ(counter.commits(), 1u) << "the submit and the lease are one durable write";
+  }
   const JobView stored = must(get(id), "get");
   EXPECT_EQ(stored.record.state, JobState::kRunning);
   EXPECT_EQ(stored.record.lease_token, jobs[0].record.lease_token);
@@ -89,11 +91,14 @@ TEST_P(BrokerTest, ParkAParkedLeaseGetsTheNextJobInTheWriteThatStoresIt) {
 TEST_P(BrokerTest, ParkAnUnparkedRequestGetsNothing) {
   Parked p = park_on(broker(), lease_spec({"q"}));
   ASSERT_NE(p.ticket, 0u);
-  EXPECT_TRUE(broker().unpark(p.ticket));
+  // True: it never answers. False: it was looking for jobs as it was
+  // withdrawn, and answers with what it found, here none.
+  const bool withdrawn = broker().unpark(p.ticket);
+  if (!withdrawn) EXPECT_TRUE(must(p.take(), "the withdrawn lease").empty());
   EXPECT_FALSE(broker().unpark(p.ticket));
   const JobId id = must(submit(job("q")), "submit").job.record.id;
   EXPECT_EQ(must(get(id), "get").record.state, JobState::kQueued);
-  EXPECT_FALSE(p.answered());
+  if (withdrawn) EXPECT_FALSE(p.answered());
   EXPECT_EQ(must(lease(lease_spec({"q"})), "lease").size(), 1u);
 }
 

@@ -1,0 +1,241 @@
+// The PostgreSQL Broker's insides, shared by postgres_broker.cpp (jobs and
+// queues), pg_background.cpp (the listener and the timer sweep). Not a
+// public header.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <list>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "engine/change_feed.hpp"
+#include "engine/job_transitions.hpp"
+#include "engine/timeline.hpp"
+#include "engine/waiter_registry.hpp"
+#include "engine/waiting_on.hpp"
+#include "store/postgres/pg_pool.hpp"
+#include "store/postgres/postgres_broker.hpp"
+
+namespace errand::postgres::detail {
+
+// How many times a transaction PostgreSQL aborted for a serialization
+// failure or deadlock (or a submit that lost a race for an idempotency key)
+// is tried before the caller is told.
+inline constexpr int kTransactionTries = 4;
+
+// What one transaction changed besides job rows: its timeline events (written
+// before COMMIT), and what to tell this instance once it committed (other
+// instances hear it from the trigger's NOTIFY).
+class PgChange final : public JobChanges {
+ public:
+  void event(JobRecord& r, Millis at, std::string_view type, std::string_view fields = {}) override;
+  void moved(const JobRecord& r, std::optional<JobState> from, Millis at) override;
+  void ready(const std::string& queue, std::size_t n = 1) override {
+    ready_.emplace_back(queue, n);
+  }
+  void removed(const JobRecord& r, Millis at) {
+    changes_.push_back(state_change(r, r.state, std::nullopt, at));
+    touched(r.id);
+  }
+  void touched(const JobId& id) { topics_.push_back(job_topic(id)); }
+  // A write that leaves no event, such as a queue's settings.
+  void wrote() { wrote_ = true; }
+  bool empty() const { return !wrote_ && events_.empty() && changes_.empty() && topics_.empty(); }
+  const std::vector<std::pair<std::string, std::size_t>>& ready_queues() const { return ready_; }
+  // The earliest timer (run_at, deadline, lease expiry) a moved job now has.
+  std::optional<Millis> earliest_timer() const { return earliest_timer_; }
+
+  // Inserts the events, and trims timelines past kTimelineLimit.
+  void write(PgConnection& c) const;
+  void publish(WaiterRegistry& waiters, const ChangeFeed& feed) const;
+
+ private:
+  struct Event {
+    JobId owner;
+    std::uint32_t seq;
+    std::string json;
+  };
+  std::vector<Event> events_;
+  std::vector<StateChange> changes_;
+  std::vector<std::string> topics_;
+  std::vector<std::pair<std::string, std::size_t>> ready_;
+  std::optional<Millis> earliest_timer_;
+  bool wrote_ = false;
+};
+
+class PostgresBroker final : public Broker {
+ public:
+  explicit PostgresBroker(const PostgresOptions& options);
+  ~PostgresBroker() override {
+    shutdown();
+    pool_.stop();
+  }
+  void start();
+
+  void submit(std::vector<SubmitSpec> jobs, Callback<std::vector<SubmitOutcome>> done) override;
+  void lease(LeaseSpec spec, Callback<std::vector<JobView>> done) override;
+  std::uint64_t lease_or_park(LeaseSpec spec, Callback<std::vector<JobView>> done) override;
+  bool unpark(std::uint64_t ticket) override;
+  void ack(AckSpec spec, Callback<JobState> done) override;
+  void fail(FailSpec spec, Callback<FailOutcome> done) override;
+  void heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) override;
+  void cancel(JobId id, Callback<JobView> done) override;
+  void retry(JobId id, Callback<JobView> done) override;
+  void discard(JobId id, Callback<Empty> done) override;
+  void set_paused(std::string queue, bool paused, Callback<QueueStats> done) override;
+  void configure_queue(std::string queue, QueueSettingsChange change,
+                       Callback<QueueStats> done) override;
+  void submit_flow(FlowSpec spec, Callback<FlowSubmitOutcome> done) override;
+  void get_flow(JobId id, Callback<FlowView> done) override;
+  void cancel_flow(JobId id, Callback<FlowView> done) override;
+  void list_flows(FlowListSpec spec, Callback<FlowPage> done) override;
+  void flow_timeline(JobId id, std::uint32_t after_seq,
+                     Callback<std::vector<TimelineEvent>> done) override;
+  void get(JobId id, Callback<JobView> done) override;
+  void timeline(JobId id, std::uint32_t after_seq,
+                Callback<std::vector<TimelineEvent>> done) override;
+  void list(ListSpec spec, Callback<JobPage> done) override;
+  void queues(Callback<std::vector<QueueStats>> done) override;
+  void queue(std::string name, Callback<QueueStats> done) override;
+  WaiterRegistry& waiters() override { return waiters_; }
+  void lease_request_started(const std::vector<std::string>& queues) override {
+    activity_.started(queues, now_millis());
+  }
+  void lease_request_ended(const std::vector<std::string>& queues) override {
+    activity_.ended(queues, now_millis());
+  }
+  ChangeFeed& changes() override { return change_feed_; }
+  CommitFeed& commits() override { return commit_feed_; }
+  bool healthy() const override { return healthy_.load(); }
+  void shutdown() override;
+
+ private:
+  // A transaction: `body` reads and locks what it needs and changes rows,
+  // collecting the rest in a PgChange; then the events are written, COMMIT
+  // runs, this instance is told, and `done` gets body's answer. A body that
+  // returns an error rolls back. Runs on the pool.
+  template <typename T>
+  using Body = std::function<Result<T>(PgConnection&, PgChange&)>;
+  template <typename T>
+  void transact(Callback<T> done, Body<T> body);
+  template <typename T>
+  Result<T> run_transaction(PgSession& session, const Body<T>& body);
+  // One try of it on `c`; throws PgError.
+  template <typename T>
+  Result<T> commit_on(PgConnection& c, const Body<T>& body);
+  // A read without a transaction of its own. Runs on the pool.
+  template <typename T>
+  void read(Callback<T> done, std::function<Result<T>(PgConnection&)> body);
+  // What a PgError means to a caller; marks the store unhealthy when the
+  // connection is gone.
+  Status failure(const PgError& e);
+
+  // The job `id` locked FOR UPDATE, or nullopt.
+  std::optional<JobRecord> lock_job(PgConnection& c, const JobId& id);
+  void save_job(PgConnection& c, const JobRecord& r);
+  // The running job `id` locked, if `token` is its lease (fencing).
+  Result<JobRecord> leased_job(PgConnection& c, const JobId& id, const std::string& token);
+  Result<JobView> read_job(PgConnection& c, const JobId& id, bool explained);
+  void explain(PgConnection& c, JobView& v);
+  std::vector<TimelineEvent> read_timeline(PgConnection& c, const JobId& id,
+                                           std::uint32_t after_seq);
+  Result<std::vector<QueueStats>> read_queues(PgConnection& c, const std::string* only);
+  std::vector<JobView> take_ready(PgConnection& c, const LeaseSpec& spec, Millis now,
+                                  PgChange& change);
+  std::string new_lease_token();
+  double unit_random();
+
+  // Long polls (lease_or_park). A parked request claims again whenever its
+  // queues may have gained ready jobs; see wake_parked().
+  struct Parked {
+    std::uint64_t ticket;
+    LeaseSpec spec;
+    Callback<std::vector<JobView>> done;
+    bool claiming = false;   // a claim for it is running
+    bool again = false;      // its queues gained jobs while it claimed
+    bool withdrawn = false;  // unpark() came while it claimed
+  };
+  // Starts a claim for `p`. REQUIRES: parked_mutex_ held, !p.claiming.
+  void claim(Parked& p);
+  void claimed(std::uint64_t ticket, Result<std::vector<JobView>> jobs);
+  // Jobs of `queue` may be ready: the oldest idle parked request for it
+  // claims (one; a claim that fills up passes the wake on).
+  void wake_parked(const std::string& queue);
+  // The sweep: every queue someone is parked on.
+  void wake_all_parked();
+
+  // pg_background.cpp
+  void listen_loop();
+  void stop_listening();
+  void on_notification(std::string_view payload);
+  void sweep_loop();
+  // Makes the sweep run by `at` (a timer this instance just set).
+  void sweep_by(Millis at);
+  // Applies every due timer; returns when the next one is due, if any.
+  std::optional<Millis> run_timers(PgConnection& c, Millis now);
+  void compact_counts(PgConnection& c);
+
+  const PostgresOptions options_;
+  const std::string instance_;
+  PgSessionSetup setup_;
+  PgPool pool_;
+  ChangeFeed change_feed_;
+  CommitFeed commit_feed_;
+  WaiterRegistry waiters_;
+  WorkerActivity activity_;
+  std::atomic<bool> healthy_{true};
+  std::atomic<bool> stopping_{false};
+
+  std::mutex ids_mutex_;
+  UuidV7Generator ids_;  // GUARDED_BY(ids_mutex_)
+  std::mt19937_64 rng_;  // GUARDED_BY(ids_mutex_)
+
+  std::mutex parked_mutex_;
+  std::list<Parked> parked_;       // GUARDED_BY(parked_mutex_), oldest first
+  std::uint64_t next_ticket_ = 1;  // GUARDED_BY(parked_mutex_)
+
+  std::mutex sweep_mutex_;
+  std::condition_variable sweep_wake_;
+  Millis next_sweep_at_ = 0;  // GUARDED_BY(sweep_mutex_)
+  int stop_fd_ = -1;          // an eventfd: the listener's poll() wakes on shutdown
+  std::thread listener_;
+  std::thread sweeper_;
+};
+
+template <typename T>
+Result<T> PostgresBroker::commit_on(PgConnection& c, const Body<T>& body) {
+  PgChange change;
+  const auto started = std::chrono::steady_clock::now();
+  PgTransaction tx(c);
+  Result<T> out = body(c, change);
+  if (!out.is_ok()) return out;  // rolls back
+  change.write(c);
+  tx.commit();
+  healthy_ = true;
+  if (change.empty()) return out;  // a read, or a sweep that found nothing due
+  const CommitStats stats{
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 1};
+  commit_feed_.publish({&stats, 1});
+  change.publish(waiters_, change_feed_);
+  for (const auto& [queue, n] : change.ready_queues()) wake_parked(queue);
+  if (const auto at = change.earliest_timer()) sweep_by(*at);
+  return out;
+}
+
+template <typename T>
+Result<T> PostgresBroker::run_transaction(PgSession& session, const Body<T>& body) {
+  for (int tries = 1;; ++tries) {
+    try {
+      return commit_on(session.connection(), body);
+    } catch (const PgError& e) {
+      if (e.connection_lost()) session.drop();
+      if (e.retryable() && tries < kTransactionTries) continue;
+      return failure(e);
+    }
+  }
+}
+
+}  // namespace errand::postgres::detail

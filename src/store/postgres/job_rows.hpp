@@ -1,0 +1,26 @@
+// A JobRecord as a row of errand.jobs (schema.cpp) and back.
+#pragma once
+
+#include <string>
+
+#include "core/job.hpp"
+#include "store/postgres/pg_connection.hpp"
+
+namespace errand::postgres {
+
+// The record's columns, in the order read_job_row() reads them. A SELECT that
+// wants the payload or the result names them after these.
+extern const char* const kJobColumns;
+inline constexpr int kJobColumnCount = 33;
+
+JobRecord read_job_row(const PgResult& rows, int row);
+
+// INSERT parameters: kJobColumns, then the payload.
+PgParams insert_job_params(const JobRecord& r, const std::string& payload_json);
+extern const char* const kInsertJobSql;
+
+// UPDATE parameters: the id, then every column a transition may change.
+PgParams update_job_params(const JobRecord& r);
+extern const char* const kUpdateJobSql;
+
+}  // namespace errand::postgres

@@ -1,0 +1,208 @@
+// The PostgreSQL store's two background threads: the listener, which hears
+// other instances' changes (and applications' errand.enqueue calls) through
+// LISTEN/NOTIFY, and the sweeper, which applies due timers and backs the
+// notifications up.
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "logging/log.hpp"
+#include "store/postgres/broker_impl.hpp"
+#include "store/postgres/job_rows.hpp"
+
+namespace errand::postgres::detail {
+
+namespace {
+
+// Due timers are taken this many at a time, each batch its own transaction.
+constexpr int kTimerBatch = 100;
+// Queue counts are folded together about this often (queue_counts in schema.cpp).
+constexpr Millis kCompactEveryMs = 10'000;
+
+}  // namespace
+
+// ---- Listener -----------------------------------------------------------------
+
+void PostgresBroker::stop_listening() {
+  if (stop_fd_ < 0) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto n = ::write(stop_fd_, &one, sizeof one);
+}
+
+void PostgresBroker::listen_loop() {
+  std::unique_ptr<PgConnection> c;
+  bool lost = false;  // notifications may have been missed since
+  while (!stopping_) {
+    if (!c) {
+      try {
+        c = connect(setup_);
+        c->exec("LISTEN errand");
+        if (lost) {
+          log::info("listening to PostgreSQL again");
+          healthy_ = true;
+          // Whatever changed meanwhile: every waiter and parked lease looks again.
+          waiters_.notify_everyone();
+          wake_all_parked();
+        }
+        lost = false;
+      } catch (const PgError& e) {
+        if (!lost) log::warn("cannot listen to PostgreSQL", {{"reason", e.what()}});
+        c.reset();
+        lost = true;
+        healthy_ = false;
+        pollfd stop{stop_fd_, POLLIN, 0};
+        ::poll(&stop, 1, static_cast<int>(options_.sweep_ms));
+        continue;
+      }
+    }
+    pollfd fds[2] = {{c->socket(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) <= 0 || (fds[1].revents & POLLIN)) continue;
+    if (!c->consume_input()) {
+      log::warn("lost the connection that listens to PostgreSQL");
+      c.reset();
+      lost = true;
+      healthy_ = false;
+      continue;
+    }
+    while (auto note = c->next_notification()) on_notification(note->payload);
+  }
+}
+
+void PostgresBroker::on_notification(std::string_view payload) {
+  // '<instance>|<kind>|<value>' (schema.cpp, errand.on_job_change).
+  const auto first = payload.find('|');
+  if (first == std::string_view::npos || payload.size() < first + 3) return;
+  if (payload.substr(0, first) == instance_) return;  // told itself at commit
+  const char kind = payload[first + 1];
+  const std::string_view value = payload.substr(first + 3);
+  if (kind == 'j') {
+    if (const auto id = JobId::parse(value)) waiters_.notify_all(job_topic(*id));
+  } else if (kind == 'q') {
+    const std::string queue(value);
+    waiters_.notify_some(queue_topic(queue), 1);
+    wake_parked(queue);
+  }
+}
+
+// ---- Sweeper ------------------------------------------------------------------
+
+void PostgresBroker::sweep_by(Millis at) {
+  {
+    std::lock_guard lock(sweep_mutex_);
+    if (at >= next_sweep_at_) return;
+    next_sweep_at_ = at;
+  }
+  sweep_wake_.notify_all();
+}
+
+void PostgresBroker::sweep_loop() {
+  PgSession session(setup_);
+  Millis next_compaction = 0;
+  while (!stopping_) {
+    std::optional<Millis> next_timer;
+    try {
+      PgConnection& c = session.connection();
+      next_timer = run_timers(c, now_millis());
+      if (now_millis() >= next_compaction) {
+        compact_counts(c);
+        next_compaction = now_millis() + kCompactEveryMs;
+      }
+    } catch (const PgError& e) {
+      if (e.connection_lost()) {
+        session.drop();
+        healthy_ = false;
+      } else {
+        log::warn("the timer sweep failed", {{"reason", e.what()}});
+      }
+    }
+    // Long polls look again, in case a notification was lost.
+    wake_all_parked();
+    std::unique_lock lock(sweep_mutex_);
+    Millis until = now_millis() + options_.sweep_ms;
+    if (next_timer) until = std::min(until, *next_timer);
+    next_sweep_at_ = until;
+    while (!stopping_ && now_millis() < next_sweep_at_) {
+      sweep_wake_.wait_until(
+          lock, std::chrono::system_clock::time_point(std::chrono::milliseconds(next_sweep_at_)));
+    }
+  }
+}
+
+std::optional<Millis> PostgresBroker::run_timers(PgConnection& c, Millis now) {
+  const std::string head = std::string("SELECT ") + kJobColumns + " FROM errand.jobs WHERE ";
+  const std::string tail = " LIMIT " + std::to_string(kTimerBatch) + " FOR UPDATE SKIP LOCKED";
+  struct Kind {
+    const char* name;
+    std::string sql;
+    std::function<void(PgConnection&, JobRecord&, PgChange&)> apply;
+  };
+  const Kind kinds[] = {
+      {"due_deadlines",
+       head + "state IN ('queued', 'scheduled') AND deadline <= $1 ORDER BY deadline" + tail,
+       [this, now](PgConnection& c, JobRecord& r, PgChange& change) {
+         expire_job(r, now, change);
+         save_job(c, r);
+       }},
+      {"due_activations", head + "state = 'scheduled' AND run_at <= $1 ORDER BY run_at" + tail,
+       [this, now](PgConnection& c, JobRecord& r, PgChange& change) {
+         activate_job(r, now, change);
+         change.touched(r.id);
+         save_job(c, r);
+       }},
+      {"due_leases",
+       head + "state = 'running' AND lease_expires_at <= $1 ORDER BY lease_expires_at" + tail,
+       [this, now](PgConnection& c, JobRecord& r, PgChange& change) {
+         fail_attempt(r, lease_expired_error(r), true, std::nullopt, unit_random(), now, change);
+         save_job(c, r);
+       }},
+      {"due_purges",
+       head + "state IN ('succeeded', 'cancelled', 'expired') AND finished_at <= $1 " +
+           "ORDER BY finished_at" + tail,
+       [now](PgConnection& c, JobRecord& r, PgChange& change) {
+         change.removed(r, now);
+         c.run("delete_job", "DELETE FROM errand.jobs WHERE id = $1",
+               PgParams().text(r.id.to_string()));
+         c.run("delete_timeline", "DELETE FROM errand.timeline WHERE owner = $1",
+               PgParams().text(r.id.to_string()));
+       }},
+  };
+  for (const Kind& kind : kinds) {
+    const Millis due =
+        kind.name == std::string_view("due_purges") ? now - options_.retention_ms : now;
+    for (;;) {
+      int taken = 0;
+      const Body<Empty> body = [&](PgConnection& tc, PgChange& change) -> Result<Empty> {
+        const auto rows = tc.run(kind.name, kind.sql.c_str(), PgParams().integer(due));
+        taken = rows.rows();
+        for (int i = 0; i < rows.rows(); ++i) {
+          JobRecord r = read_job_row(rows, i);
+          kind.apply(tc, r, change);
+        }
+        return Empty{};
+      };
+      if (auto done = commit_on(c, body); !done) return std::nullopt;
+      if (taken < kTimerBatch) break;
+    }
+  }
+  const auto next =
+      c.run("next_timer",
+            "SELECT least((SELECT min(run_at) FROM errand.jobs WHERE state = 'scheduled'), "
+            "(SELECT min(deadline) FROM errand.jobs WHERE state IN ('queued', 'scheduled') "
+            "AND deadline IS NOT NULL), "
+            "(SELECT min(lease_expires_at) FROM errand.jobs WHERE state = 'running'), "
+            "(SELECT min(finished_at) FROM errand.jobs WHERE state IN ('succeeded', 'cancelled', "
+            "'expired')) + $1)",
+            PgParams().integer(options_.retention_ms));
+  return next.optional_integer(0, 0);
+}
+
+void PostgresBroker::compact_counts(PgConnection& c) {
+  // One statement: the rows it deletes are exactly the rows it sums, and
+  // rows other transactions add meanwhile stay for the next time.
+  c.run("compact_counts",
+        "WITH gone AS (DELETE FROM errand.queue_counts RETURNING queue, kind, n) "
+        "INSERT INTO errand.queue_counts (queue, kind, n) "
+        "SELECT queue, kind, sum(n) FROM gone GROUP BY queue, kind HAVING sum(n) <> 0");
+}
+
+}  // namespace errand::postgres::detail

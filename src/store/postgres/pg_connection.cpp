@@ -1,0 +1,178 @@
+#include "store/postgres/pg_connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+
+namespace errand::postgres {
+
+bool PgError::connection_lost() const {
+  // Class 08: connection exceptions; 57P0x: the server is shutting down or
+  // restarting; none at all: libpq lost the connection before an answer.
+  return sqlstate_.empty() || sqlstate_.starts_with("08") || sqlstate_.starts_with("57P");
+}
+
+PgParams& PgParams::real(double v) {
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
+  return add(std::string(buf, static_cast<std::size_t>(n)));
+}
+
+PgParams& PgParams::text_array(const std::vector<std::string>& v) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char ch : v[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return add(std::move(out));
+}
+
+PgResult::PgResult(pg_result* r) : r_(r, PQclear) {}
+
+int PgResult::rows() const { return r_ ? PQntuples(r_.get()) : 0; }
+
+int PgResult::affected() const {
+  if (!r_) return 0;
+  const char* n = PQcmdTuples(r_.get());
+  return n && *n ? std::atoi(n) : 0;
+}
+
+bool PgResult::is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+
+std::string_view PgResult::text(int row, int col) const {
+  return {PQgetvalue(r_.get(), row, col),
+          static_cast<std::size_t>(PQgetlength(r_.get(), row, col))};
+}
+
+std::int64_t PgResult::integer(int row, int col) const {
+  const auto t = text(row, col);
+  std::int64_t v = 0;
+  std::from_chars(t.data(), t.data() + t.size(), v);
+  return v;
+}
+
+std::optional<std::int64_t> PgResult::optional_integer(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return integer(row, col);
+}
+
+double PgResult::real(int row, int col) const {
+  return std::strtod(std::string(text(row, col)).c_str(), nullptr);
+}
+
+bool PgResult::boolean(int row, int col) const { return text(row, col) == "t"; }
+
+std::vector<std::string> PgResult::text_array(int row, int col) const {
+  // PostgreSQL's output: {a,"b c","d\"e"}; an element is quoted when it
+  // holds a delimiter, quote, backslash, space or is empty or NULL-like.
+  std::vector<std::string> out;
+  const auto t = text(row, col);
+  if (t.size() < 2) return out;
+  std::size_t i = 1;
+  while (i < t.size() - 1) {
+    std::string el;
+    if (t[i] == '"') {
+      for (++i; i < t.size() && t[i] != '"'; ++i) {
+        if (t[i] == '\\') ++i;
+        el += t[i];
+      }
+      ++i;  // the closing quote
+    } else {
+      for (; i < t.size() - 1 && t[i] != ','; ++i) el += t[i];
+    }
+    out.push_back(std::move(el));
+    if (i < t.size() && t[i] == ',') ++i;
+  }
+  return out;
+}
+
+PgConnection::PgConnection(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(conn_);
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw PgError("", "cannot connect to PostgreSQL: " + message);
+  }
+  // Notices ("schema errand already exists, skipping") are not errors, and
+  // libpq would print them on stderr.
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
+}
+
+PgConnection::~PgConnection() {
+  if (conn_) PQfinish(conn_);
+}
+
+bool PgConnection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
+
+PgResult PgConnection::check(pg_result* r, const std::string& what) {
+  PgResult result(r);
+  const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  throw PgError(state ? state : "", what + ": " + message);
+}
+
+namespace {
+
+struct ParamPointers {
+  explicit ParamPointers(const PgParams& p) {
+    for (const auto& v : p.values()) values.push_back(v ? v->c_str() : nullptr);
+  }
+  std::vector<const char*> values;
+};
+
+}  // namespace
+
+PgResult PgConnection::exec(const std::string& sql, const PgParams& params) {
+  if (params.size() == 0) return check(PQexec(conn_, sql.c_str()), "statement failed");
+  ParamPointers p(params);
+  return check(PQexecParams(conn_, sql.c_str(), static_cast<int>(p.values.size()), nullptr,
+                            p.values.data(), nullptr, nullptr, 0),
+               "statement failed");
+}
+
+PgResult PgConnection::run(const char* name, const char* sql, const PgParams& params) {
+  if (std::find(prepared_.begin(), prepared_.end(), name) == prepared_.end()) {
+    check(PQprepare(conn_, name, sql, 0, nullptr), std::string("preparing ") + name);
+    prepared_.emplace_back(name);
+  }
+  ParamPointers p(params);
+  return check(PQexecPrepared(conn_, name, static_cast<int>(p.values.size()), p.values.data(),
+                              nullptr, nullptr, 0),
+               std::string(name) + " failed");
+}
+
+int PgConnection::socket() const { return PQsocket(conn_); }
+
+bool PgConnection::consume_input() { return PQconsumeInput(conn_) == 1 && ok(); }
+
+std::optional<PgNotification> PgConnection::next_notification() {
+  PGnotify* n = PQnotifies(conn_);
+  if (!n) return std::nullopt;
+  PgNotification out{n->relname, n->extra};
+  PQfreemem(n);
+  return out;
+}
+
+PgTransaction::~PgTransaction() {
+  if (done_ || !c_.ok()) return;
+  try {
+    c_.exec("ROLLBACK");
+  } catch (const PgError&) {
+    // The connection broke: the server rolls back what it had.
+  }
+}
+
+}  // namespace errand::postgres

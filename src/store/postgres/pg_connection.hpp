@@ -1,0 +1,138 @@
+// One libpq connection, and the little of libpq the PostgreSQL store uses:
+// statements with parameters (values always travel apart from the SQL text,
+// so nothing a client sends is ever parsed as SQL), prepared statements,
+// LISTEN/NOTIFY, and SQLSTATEs.
+//
+// Errors are exceptions here (PgError), because a transaction is a run of
+// statements any of which can fail and all of which then fail the same way;
+// postgres_broker.cpp turns them into a Status at its edge.
+//
+// Not thread-safe: one thread uses a connection at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace errand::postgres {
+
+class PgError : public std::runtime_error {
+ public:
+  PgError(std::string sqlstate, const std::string& message)
+      : std::runtime_error(message), sqlstate_(std::move(sqlstate)) {}
+  // Five characters; empty when the server never answered (connection lost).
+  const std::string& sqlstate() const { return sqlstate_; }
+  // The connection is gone or the server is going away: try again later.
+  bool connection_lost() const;
+  // A serialization failure or deadlock: the transaction may simply be retried.
+  bool retryable() const { return sqlstate_ == "40001" || sqlstate_ == "40P01"; }
+  bool unique_violation() const { return sqlstate_ == "23505"; }
+
+ private:
+  std::string sqlstate_;
+};
+
+// Parameter values for one statement, sent as text; nullopt is SQL NULL.
+class PgParams {
+ public:
+  PgParams& text(std::string_view v) { return add(std::string(v)); }
+  PgParams& integer(std::int64_t v) { return add(std::to_string(v)); }
+  PgParams& real(double v);
+  PgParams& boolean(bool v) { return add(v ? "t" : "f"); }
+  PgParams& null() {
+    values_.emplace_back();
+    return *this;
+  }
+  PgParams& optional_integer(const std::optional<std::int64_t>& v) {
+    return v ? integer(*v) : null();
+  }
+  // Text that is NULL when empty (columns where empty means "none").
+  PgParams& text_or_null(std::string_view v) { return v.empty() ? null() : text(v); }
+  // A text[] value, in PostgreSQL's array syntax with every element quoted.
+  PgParams& text_array(const std::vector<std::string>& v);
+  std::size_t size() const { return values_.size(); }
+  const std::vector<std::optional<std::string>>& values() const { return values_; }
+
+ private:
+  PgParams& add(std::string v) {
+    values_.emplace_back(std::move(v));
+    return *this;
+  }
+  std::vector<std::optional<std::string>> values_;
+};
+
+// The rows of one statement's answer. Columns are read by number.
+class PgResult {
+ public:
+  PgResult() = default;
+  explicit PgResult(pg_result* r);
+  int rows() const;
+  int affected() const;  // rows an INSERT, UPDATE or DELETE touched
+  bool is_null(int row, int col) const;
+  std::string_view text(int row, int col) const;
+  std::int64_t integer(int row, int col) const;
+  std::optional<std::int64_t> optional_integer(int row, int col) const;
+  double real(int row, int col) const;
+  bool boolean(int row, int col) const;
+  // A text[] column.
+  std::vector<std::string> text_array(int row, int col) const;
+
+ private:
+  std::shared_ptr<pg_result> r_;
+};
+
+struct PgNotification {
+  std::string channel;
+  std::string payload;
+};
+
+class PgConnection {
+ public:
+  // Connects; throws PgError (connection_lost()) when it cannot.
+  explicit PgConnection(const std::string& url);
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  bool ok() const;
+  PgResult exec(const std::string& sql, const PgParams& params = {});
+  // Prepares `sql` under `name` once per connection, then runs it.
+  PgResult run(const char* name, const char* sql, const PgParams& params = {});
+
+  // LISTEN: the socket to wait on, and the notifications that arrived.
+  int socket() const;
+  // Reads what the server sent; false when the connection is gone.
+  bool consume_input();
+  std::optional<PgNotification> next_notification();
+
+ private:
+  PgResult check(pg_result* r, const std::string& what);
+  pg_conn* conn_ = nullptr;
+  std::vector<std::string> prepared_;
+};
+
+// BEGIN on construction, ROLLBACK unless commit() ran.
+class PgTransaction {
+ public:
+  explicit PgTransaction(PgConnection& c) : c_(c) { c_.exec("BEGIN"); }
+  ~PgTransaction();
+  PgTransaction(const PgTransaction&) = delete;
+  PgTransaction& operator=(const PgTransaction&) = delete;
+  void commit() {
+    done_ = true;
+    c_.exec("COMMIT");
+  }
+
+ private:
+  PgConnection& c_;
+  bool done_ = false;
+};
+
+}  // namespace errand::postgres

@@ -1,0 +1,765 @@
+#include "store/postgres/postgres_broker.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+
+#include "core/time.hpp"
+#include "store/postgres/broker_impl.hpp"
+#include "store/postgres/job_rows.hpp"
+#include "store/postgres/schema.hpp"
+
+namespace errand::postgres {
+namespace detail {
+
+namespace {
+
+// waiting_on's `ahead` counts up to this many jobs; a job further back reads
+// as this far back. An exact count would read the whole backlog.
+constexpr int kMaxAhead = 100'000;
+
+std::string random_instance_id() {
+  std::mt19937_64 rng(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (std::uint64_t r = rng(), i = 0; i < 12; ++i, r >>= 4) id.push_back(kHex[r & 0xf]);
+  return id;
+}
+
+PgParams id_param(const JobId& id) { return PgParams().text(id.to_string()); }
+
+}  // namespace
+
+// ---- PgChange ---------------------------------------------------------------
+
+void PgChange::event(JobRecord& r, Millis at, std::string_view type, std::string_view fields) {
+  TimelineEvent ev = next_event(r, at, type, fields);
+  events_.push_back({r.id, ev.seq, std::move(ev.json)});
+  touched(r.id);
+}
+
+void PgChange::moved(const JobRecord& r, std::optional<JobState> from, Millis at) {
+  changes_.push_back(state_change(r, from, r.state, at));
+  std::optional<Millis> timer;
+  if (r.state == JobState::kScheduled) timer = r.run_at;
+  if (r.state == JobState::kRunning) timer = r.lease_expires_at;
+  if ((r.state == JobState::kScheduled || r.state == JobState::kQueued) && r.deadline) {
+    timer = timer ? std::min(*timer, *r.deadline) : *r.deadline;
+  }
+  if (timer && (!earliest_timer_ || *timer < *earliest_timer_)) earliest_timer_ = timer;
+}
+
+void PgChange::write(PgConnection& c) const {
+  if (events_.empty()) return;
+  std::vector<std::string> owners, seqs, events;
+  for (const auto& e : events_) {
+    owners.push_back(e.owner.to_string());
+    seqs.push_back(std::to_string(e.seq));
+    events.push_back(e.json);
+  }
+  c.run("insert_events",
+        "INSERT INTO errand.timeline (owner, seq, event) "
+        "SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[])",
+        PgParams().text_array(owners).text_array(seqs).text_array(events));
+  for (const auto& e : events_) {
+    if (e.seq <= kTimelineLimit) continue;
+    c.run("trim_timeline", "DELETE FROM errand.timeline WHERE owner = $1 AND seq <= $2",
+          PgParams().text(e.owner.to_string()).integer(e.seq - kTimelineLimit));
+  }
+}
+
+void PgChange::publish(WaiterRegistry& waiters, const ChangeFeed& feed) const {
+  feed.publish(changes_);
+  for (const auto& t : topics_) waiters.notify_all(t);
+  for (const auto& [q, n] : ready_) waiters.notify_some(queue_topic(q), n);
+}
+
+// ---- Transactions -----------------------------------------------------------
+
+PostgresBroker::PostgresBroker(const PostgresOptions& options)
+    : options_(options),
+      instance_(random_instance_id()),
+      setup_{options.url, instance_},
+      pool_(setup_, options.pool_size),
+      activity_(now_millis()),
+      rng_(std::random_device{}()) {}
+
+void PostgresBroker::start() {
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  listener_ = std::thread([this] { listen_loop(); });
+  sweeper_ = std::thread([this] { sweep_loop(); });
+}
+
+Status PostgresBroker::failure(const PgError& e) {
+  if (e.connection_lost()) {
+    healthy_ = false;
+    return unavailable(std::string("PostgreSQL is unavailable: ") + e.what());
+  }
+  return Status(Code::kInternal, std::string("PostgreSQL refused a statement: ") + e.what());
+}
+
+template <typename T>
+void PostgresBroker::transact(Callback<T> done, Body<T> body) {
+  if (stopping_) return done(unavailable("the store is shut down"));
+  pool_.post([this, done = std::move(done), body = std::move(body)](PgSession& session) {
+    done(run_transaction<T>(session, body));
+  });
+}
+
+template <typename T>
+void PostgresBroker::read(Callback<T> done, std::function<Result<T>(PgConnection&)> body) {
+  // Reads go on after shutdown(), as on the embedded store; the pool stops
+  // with the broker.
+  pool_.post([this, done = std::move(done), body = std::move(body)](PgSession& session) {
+    try {
+      Result<T> out = body(session.connection());
+      healthy_ = true;
+      done(std::move(out));
+    } catch (const PgError& e) {
+      if (e.connection_lost()) session.drop();
+      done(failure(e));
+    }
+  });
+}
+
+std::string PostgresBroker::new_lease_token() {
+  std::lock_guard lock(ids_mutex_);
+  return lease_token(rng_);
+}
+
+double PostgresBroker::unit_random() {
+  std::lock_guard lock(ids_mutex_);
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+}
+
+// ---- Rows -------------------------------------------------------------------
+
+std::optional<JobRecord> PostgresBroker::lock_job(PgConnection& c, const JobId& id) {
+  static const std::string sql =
+      std::string("SELECT ") + kJobColumns + " FROM errand.jobs WHERE id = $1 FOR UPDATE";
+  const auto rows = c.run("lock_job", sql.c_str(), id_param(id));
+  if (rows.rows() == 0) return std::nullopt;
+  return read_job_row(rows, 0);
+}
+
+void PostgresBroker::save_job(PgConnection& c, const JobRecord& r) {
+  c.run("update_job", kUpdateJobSql, update_job_params(r));
+}
+
+Result<JobRecord> PostgresBroker::leased_job(PgConnection& c, const JobId& id,
+                                             const std::string& token) {
+  auto r = lock_job(c, id);
+  if (!r) return job_not_found(id);
+  if (r->state != JobState::kRunning || r->lease_token != token) return lease_lost(id);
+  return std::move(*r);
+}
+
+Result<JobView> PostgresBroker::read_job(PgConnection& c, const JobId& id, bool explained) {
+  static const std::string sql =
+      std::string("SELECT ") + kJobColumns + ", payload, result FROM errand.jobs WHERE id = $1";
+  const auto rows = c.run("read_job", sql.c_str(), id_param(id));
+  if (rows.rows() == 0) return job_not_found(id);
+  JobView v{read_job_row(rows, 0), std::string(rows.text(0, kJobColumnCount)), {}};
+  if (v.record.state == JobState::kSucceeded && !rows.is_null(0, kJobColumnCount + 1)) {
+    v.result_json = std::string(rows.text(0, kJobColumnCount + 1));
+  }
+  if (explained) explain(c, v);
+  return v;
+}
+
+void PostgresBroker::explain(PgConnection& c, JobView& v) {
+  const JobRecord& r = v.record;
+  if (is_terminal(r.state)) {
+    v.waiting_on.reset();
+    return;
+  }
+  const auto rows = c.run(
+      "queue_facts",
+      "SELECT coalesce((SELECT paused FROM errand.queues WHERE name = $1), false), "
+      "(SELECT count(*) FROM (SELECT 1 FROM errand.jobs WHERE queue = $1 AND state = 'queued' "
+      "AND (priority > $2 OR (priority = $2 AND (run_at, id) < ($3, $4::uuid))) LIMIT $5) a), "
+      "(SELECT coalesce(sum(n), 0) FROM errand.queue_counts WHERE queue = $1 AND kind = "
+      "'running')",
+      PgParams()
+          .text(r.queue)
+          .integer(r.priority)
+          .integer(r.run_at)
+          .text(r.id.to_string())
+          .integer(kMaxAhead));
+  QueueFacts facts;
+  facts.no_worker_after_ms = options_.no_worker_after_ms;
+  facts.paused = rows.boolean(0, 0);
+  facts.ahead = rows.integer(0, 1);
+  facts.running = rows.integer(0, 2);
+  activity_.describe(r.queue, facts);
+  v.waiting_on = explain_wait(r, facts, now_millis());
+}
+
+std::vector<TimelineEvent> PostgresBroker::read_timeline(PgConnection& c, const JobId& id,
+                                                         std::uint32_t after_seq) {
+  const auto rows = c.run("read_timeline",
+                          "SELECT seq, event FROM errand.timeline WHERE owner = $1 AND seq > $2 "
+                          "ORDER BY seq",
+                          id_param(id).integer(after_seq));
+  std::vector<TimelineEvent> events;
+  for (int i = 0; i < rows.rows(); ++i) {
+    events.push_back(
+        stored_event(static_cast<std::uint32_t>(rows.integer(i, 0)), std::string(rows.text(i, 1))));
+  }
+  return events;
+}
+
+// ---- Submit -----------------------------------------------------------------
+
+void PostgresBroker::submit(std::vector<SubmitSpec> specs,
+                            Callback<std::vector<SubmitOutcome>> done) {
+  auto shared = std::make_shared<std::vector<SubmitSpec>>(std::move(specs));
+  // A job is created when it was asked for, not when a connection was free.
+  const Millis now = now_millis();
+  transact<std::vector<SubmitOutcome>>(
+      std::move(done),
+      [this, shared, now](PgConnection& c, PgChange& change) -> Result<std::vector<SubmitOutcome>> {
+        const std::vector<SubmitSpec>& specs = *shared;
+        static const std::string find_key = std::string("SELECT ") + kJobColumns +
+                                            ", payload, result FROM errand.jobs "
+                                            "WHERE queue = $1 AND idempotency_key = $2";
+        // Every idempotency key first: the batch is all or nothing. A key
+        // repeated inside the batch must carry the same payload too; its
+        // second use replays the first.
+        std::vector<SubmitOutcome> out(specs.size());
+        std::vector<bool> replay(specs.size(), false);
+        std::map<std::pair<std::string_view, std::string_view>, std::size_t> batch_keys;
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+          const SubmitSpec& s = specs[i];
+          if (s.idempotency_key.empty()) continue;
+          const std::string where =
+              specs.size() > 1 ? " (job " + std::to_string(i) + ")" : std::string();
+          const Status used = conflict("idempotency key '" + s.idempotency_key +
+                                       "' is already used with a different payload" + where);
+          auto [seen, fresh] = batch_keys.try_emplace({s.queue, s.idempotency_key}, i);
+          if (!fresh) {
+            if (specs[seen->second].payload_json != s.payload_json) return used;
+            replay[i] = true;
+            continue;
+          }
+          const auto rows =
+              c.run("find_key", find_key.c_str(), PgParams().text(s.queue).text(s.idempotency_key));
+          if (rows.rows() == 0) continue;
+          if (rows.text(0, kJobColumnCount) != s.payload_json) return used;
+          out[i].job = JobView{read_job_row(rows, 0), s.payload_json, {}};
+          if (!rows.is_null(0, kJobColumnCount + 1)) {
+            out[i].job.result_json = std::string(rows.text(0, kJobColumnCount + 1));
+          }
+          out[i].replayed = true;
+        }
+        // Admission: a queue with max_queued counts what waits under a lock
+        // on its row, so two submits cannot both take the last place.
+        std::map<std::string_view, std::int64_t> adding;
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+          if (!out[i].replayed && !replay[i]) ++adding[specs[i].queue];
+        }
+        for (const auto& [name, n] : adding) {
+          const auto q =
+              c.run("lock_queue", "SELECT max_queued FROM errand.queues WHERE name = $1 FOR UPDATE",
+                    PgParams().text(name));
+          if (q.rows() == 0 || q.integer(0, 0) <= 0) continue;
+          const std::int64_t max_queued = q.integer(0, 0);
+          const auto w = c.run("waiting",
+                               "SELECT coalesce(sum(n), 0) FROM errand.queue_counts "
+                               "WHERE queue = $1 AND kind IN ('queued', 'scheduled')",
+                               PgParams().text(name));
+          const std::int64_t waiting = w.integer(0, 0);
+          if (waiting + n > max_queued) {
+            return resource_exhausted("queue '" + std::string(name) +
+                                      "' is full: " + std::to_string(waiting) +
+                                      " jobs wait, max_queued is " + std::to_string(max_queued));
+          }
+        }
+        for (const auto& [name, n] : adding) {
+          c.run("add_queue", "INSERT INTO errand.queues (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                PgParams().text(name));
+        }
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+          const SubmitSpec& s = specs[i];
+          if (out[i].replayed) continue;
+          if (replay[i]) {
+            out[i] = out[batch_keys.at({s.queue, s.idempotency_key})];
+            out[i].replayed = true;
+            continue;
+          }
+          JobId id;
+          {
+            std::lock_guard lock(ids_mutex_);
+            id = ids_.next(now);
+          }
+          JobRecord r = new_job(s, id, now, change);
+          const auto inserted =
+              c.run("insert_job", kInsertJobSql, insert_job_params(r, s.payload_json));
+          if (inserted.affected() == 0) {
+            // Another submit took the key since we looked: again, to replay it.
+            throw PgError("40001", "an idempotency key was taken meanwhile");
+          }
+          out[i].job = JobView{std::move(r), s.payload_json, {}};
+        }
+        for (auto& o : out) explain(c, o.job);
+        return out;
+      });
+}
+
+// ---- Leases -----------------------------------------------------------------
+
+std::vector<JobView> PostgresBroker::take_ready(PgConnection& c, const LeaseSpec& spec, Millis now,
+                                                PgChange& change) {
+  static const std::string claim = std::string("SELECT ") + kJobColumns +
+                                   ", payload FROM errand.jobs WHERE queue = $1 AND state = "
+                                   "'queued' ORDER BY priority DESC, run_at, id LIMIT $2 "
+                                   "FOR UPDATE SKIP LOCKED";
+  std::vector<JobView> leased;
+  const auto paused =
+      c.run("paused_of", "SELECT name FROM errand.queues WHERE paused AND name = ANY($1::text[])",
+            PgParams().text_array(spec.queues));
+  for (const auto& name : spec.queues) {
+    bool is_paused = false;
+    for (int i = 0; i < paused.rows(); ++i) is_paused = is_paused || paused.text(i, 0) == name;
+    if (is_paused) continue;
+    while (static_cast<int>(leased.size()) < spec.max) {
+      const int want = spec.max - static_cast<int>(leased.size());
+      const auto rows = c.run("claim", claim.c_str(), PgParams().text(name).integer(want));
+      for (int i = 0; i < rows.rows(); ++i) {
+        JobRecord r = read_job_row(rows, i);
+        if (r.deadline && *r.deadline <= now) {
+          expire_job(r, now, change);  // its timer has not run yet; never deliver it late
+          save_job(c, r);
+          continue;
+        }
+        lease_job(r, spec.worker, new_lease_token(), spec.lease_ms.value_or(r.lease_ms), now,
+                  change);
+        save_job(c, r);
+        leased.push_back(JobView{std::move(r), std::string(rows.text(i, kJobColumnCount)), {}});
+      }
+      if (rows.rows() < want) break;  // the queue has no more (unlocked) ready jobs
+      // Stopped at max: the queue may have more, so the wake-up goes on to
+      // the next worker (one claim that finds nothing, if it had not).
+      if (static_cast<int>(leased.size()) >= spec.max) change.ready(name);
+    }
+    if (static_cast<int>(leased.size()) >= spec.max) break;
+  }
+  return leased;
+}
+
+void PostgresBroker::lease(LeaseSpec spec, Callback<std::vector<JobView>> done) {
+  activity_.asked(spec.queues, now_millis());
+  transact<std::vector<JobView>>(
+      std::move(done),
+      [this, spec = std::move(spec)](PgConnection& c, PgChange& change)
+          -> Result<std::vector<JobView>> { return take_ready(c, spec, now_millis(), change); });
+}
+
+std::uint64_t PostgresBroker::lease_or_park(LeaseSpec spec, Callback<std::vector<JobView>> done) {
+  if (stopping_) return done(unavailable("the store is shut down")), 0;
+  activity_.asked(spec.queues, now_millis());
+  std::lock_guard lock(parked_mutex_);
+  const std::uint64_t ticket = next_ticket_++;
+  parked_.push_back(Parked{ticket, std::move(spec), std::move(done)});
+  claim(parked_.back());
+  return ticket;
+}
+
+void PostgresBroker::claim(Parked& p) {
+  p.claiming = true;
+  p.again = false;
+  // Straight to the pool, not through transact(): that may answer at once,
+  // and claimed() takes the parked_mutex_ held here.
+  pool_.post([this, ticket = p.ticket, spec = p.spec](PgSession& session) {
+    const Body<std::vector<JobView>> body = [this, &spec](PgConnection& c, PgChange& change) {
+      return Result<std::vector<JobView>>(take_ready(c, spec, now_millis(), change));
+    };
+    claimed(ticket, run_transaction(session, body));
+  });
+}
+
+void PostgresBroker::claimed(std::uint64_t ticket, Result<std::vector<JobView>> jobs) {
+  Callback<std::vector<JobView>> done;
+  std::string pass_on;  // a queue that may have more jobs for the next in line
+  {
+    std::lock_guard lock(parked_mutex_);
+    const auto it = std::find_if(parked_.begin(), parked_.end(),
+                                 [ticket](const Parked& p) { return p.ticket == ticket; });
+    if (it == parked_.end()) return;
+    const bool got = !jobs.is_ok() || !jobs.value().empty();
+    if (!got && !it->withdrawn && !stopping_) {
+      if (it->again) {
+        claim(*it);
+      } else {
+        it->claiming = false;
+      }
+      return;
+    }
+    if (jobs.is_ok() && static_cast<int>(jobs.value().size()) >= it->spec.max) {
+      pass_on = jobs.value().back().record.queue;
+    }
+    done = std::move(it->done);
+    parked_.erase(it);
+  }
+  done(std::move(jobs));
+  if (!pass_on.empty()) wake_parked(pass_on);
+}
+
+void PostgresBroker::wake_parked(const std::string& queue) {
+  std::lock_guard lock(parked_mutex_);
+  for (auto& p : parked_) {
+    if (std::find(p.spec.queues.begin(), p.spec.queues.end(), queue) == p.spec.queues.end()) {
+      continue;
+    }
+    // The oldest request goes first. One that is claiming already claims
+    // again when done, and passes the wake on if it fills up.
+    if (p.claiming) {
+      p.again = true;
+    } else {
+      claim(p);
+    }
+    return;
+  }
+}
+
+void PostgresBroker::wake_all_parked() {
+  std::vector<std::string> queues;
+  {
+    std::lock_guard lock(parked_mutex_);
+    for (const auto& p : parked_) {
+      for (const auto& q : p.spec.queues) {
+        if (std::find(queues.begin(), queues.end(), q) == queues.end()) queues.push_back(q);
+      }
+    }
+  }
+  for (const auto& q : queues) wake_parked(q);
+}
+
+bool PostgresBroker::unpark(std::uint64_t ticket) {
+  Callback<std::vector<JobView>> dropped;  // destroyed outside the lock
+  std::lock_guard lock(parked_mutex_);
+  const auto it = std::find_if(parked_.begin(), parked_.end(),
+                               [ticket](const Parked& p) { return p.ticket == ticket; });
+  if (it == parked_.end()) return false;
+  if (it->claiming) {
+    // Its claim may be leasing jobs right now: it answers, jobs or none.
+    it->withdrawn = true;
+    return false;
+  }
+  dropped = std::move(it->done);
+  parked_.erase(it);
+  return true;
+}
+
+// ---- Worker calls -----------------------------------------------------------
+
+void PostgresBroker::ack(AckSpec spec, Callback<JobState> done) {
+  transact<JobState>(
+      std::move(done),
+      [this, spec = std::move(spec)](PgConnection& c, PgChange& change) -> Result<JobState> {
+        auto r = leased_job(c, spec.id, spec.lease);
+        if (!r) return r.status();
+        ack_job(*r, now_millis(), change);
+        save_job(c, *r);
+        c.run("set_result", "UPDATE errand.jobs SET result = $2 WHERE id = $1",
+              id_param(spec.id).text(spec.result_json));
+        return JobState::kSucceeded;
+      });
+}
+
+void PostgresBroker::fail(FailSpec spec, Callback<FailOutcome> done) {
+  transact<FailOutcome>(
+      std::move(done),
+      [this, spec = std::move(spec)](PgConnection& c, PgChange& change) -> Result<FailOutcome> {
+        auto r = leased_job(c, spec.id, spec.lease);
+        if (!r) return r.status();
+        FailOutcome out = fail_attempt(*r, spec.error, spec.retry, spec.retry_in_ms, unit_random(),
+                                       now_millis(), change);
+        save_job(c, *r);
+        return out;
+      });
+}
+
+void PostgresBroker::heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) {
+  transact<HeartbeatOutcome>(std::move(done),
+                             [this, spec = std::move(spec)](
+                                 PgConnection& c, PgChange& change) -> Result<HeartbeatOutcome> {
+                               auto r = leased_job(c, spec.id, spec.lease);
+                               if (!r) return r.status();
+                               HeartbeatOutcome out = heartbeat_job(
+                                   *r, spec.lease_ms, spec.progress_json, now_millis(), change);
+                               save_job(c, *r);
+                               return out;
+                             });
+}
+
+// ---- Operators --------------------------------------------------------------
+
+void PostgresBroker::cancel(JobId id, Callback<JobView> done) {
+  transact<JobView>(std::move(done),
+                    [this, id](PgConnection& c, PgChange& change) -> Result<JobView> {
+                      auto r = lock_job(c, id);
+                      if (!r) return job_not_found(id);
+                      if (Status refused = check_cancel(*r); !refused.is_ok()) return refused;
+                      cancel_job(*r, now_millis(), change);
+                      save_job(c, *r);
+                      return read_job(c, id, true);
+                    });
+}
+
+void PostgresBroker::retry(JobId id, Callback<JobView> done) {
+  transact<JobView>(std::move(done),
+                    [this, id](PgConnection& c, PgChange& change) -> Result<JobView> {
+                      auto r = lock_job(c, id);
+                      if (!r) return job_not_found(id);
+                      if (Status refused = check_retry(*r); !refused.is_ok()) return refused;
+                      retry_job(*r, now_millis(), change);
+                      save_job(c, *r);
+                      return read_job(c, id, true);
+                    });
+}
+
+void PostgresBroker::discard(JobId id, Callback<Empty> done) {
+  transact<Empty>(std::move(done), [id](PgConnection& c, PgChange& change) -> Result<Empty> {
+    static const std::string sql =
+        std::string("SELECT ") + kJobColumns + " FROM errand.jobs WHERE id = $1 FOR UPDATE";
+    const auto rows = c.run("lock_job", sql.c_str(), id_param(id));
+    if (rows.rows() == 0) return job_not_found(id);
+    const JobRecord r = read_job_row(rows, 0);
+    if (Status refused = check_discard(r); !refused.is_ok()) return refused;
+    change.removed(r, now_millis());
+    c.run("delete_job", "DELETE FROM errand.jobs WHERE id = $1", id_param(id));
+    c.run("delete_timeline", "DELETE FROM errand.timeline WHERE owner = $1", id_param(id));
+    return Empty{};
+  });
+}
+
+void PostgresBroker::set_paused(std::string name, bool paused, Callback<QueueStats> done) {
+  transact<QueueStats>(std::move(done),
+                       [this, name = std::move(name), paused](
+                           PgConnection& c, PgChange& change) -> Result<QueueStats> {
+                         c.run("set_paused",
+                               "INSERT INTO errand.queues (name, paused) VALUES ($1, $2) "
+                               "ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused",
+                               PgParams().text(name).boolean(paused));
+                         // Parked leases and other instances: jobs may be ready now.
+                         change.wrote();
+                         if (!paused) {
+                           change.ready(name);
+                           c.run("notify_ready", "SELECT pg_notify('errand', $1)",
+                                 PgParams().text(instance_ + "|q|" + name));
+                         }
+                         auto stats = read_queues(c, &name);
+                         if (!stats) return stats.status();
+                         return std::move(stats.value().front());
+                       });
+}
+
+void PostgresBroker::configure_queue(std::string name, QueueSettingsChange change,
+                                     Callback<QueueStats> done) {
+  transact<QueueStats>(
+      std::move(done),
+      [this, name = std::move(name), change](PgConnection& c,
+                                             PgChange& written) -> Result<QueueStats> {
+        written.wrote();
+        PgParams p;
+        p.text(name);
+        if (change.max_queued) {
+          p.integer(std::max<std::int64_t>(0, *change.max_queued));
+        } else {
+          p.null();
+        }
+        c.run(
+            "configure_queue",
+            "INSERT INTO errand.queues (name, max_queued) VALUES ($1, coalesce($2, 0)) "
+            "ON CONFLICT (name) DO UPDATE SET max_queued = coalesce($2, errand.queues.max_queued)",
+            p);
+        auto stats = read_queues(c, &name);
+        if (!stats) return stats.status();
+        return std::move(stats.value().front());
+      });
+}
+
+// ---- Reads ------------------------------------------------------------------
+
+void PostgresBroker::get(JobId id, Callback<JobView> done) {
+  read<JobView>(std::move(done), [this, id](PgConnection& c) { return read_job(c, id, true); });
+}
+
+void PostgresBroker::timeline(JobId id, std::uint32_t after_seq,
+                              Callback<std::vector<TimelineEvent>> done) {
+  read<std::vector<TimelineEvent>>(
+      std::move(done),
+      [this, id, after_seq](PgConnection& c) -> Result<std::vector<TimelineEvent>> {
+        const auto found =
+            c.run("job_exists", "SELECT 1 FROM errand.jobs WHERE id = $1", id_param(id));
+        if (found.rows() == 0) return job_not_found(id);
+        return read_timeline(c, id, after_seq);
+      });
+}
+
+void PostgresBroker::list(ListSpec spec, Callback<JobPage> done) {
+  read<JobPage>(
+      std::move(done), [this, spec = std::move(spec)](PgConnection& c) -> Result<JobPage> {
+        // Only the filters asked for, so each shape of query gets its own plan.
+        std::string sql =
+            std::string("SELECT ") + kJobColumns + ", payload, result FROM errand.jobs WHERE true";
+        PgParams p;
+        if (spec.queue) {
+          p.text(*spec.queue);
+          sql += " AND queue = $" + std::to_string(p.size());
+        }
+        if (spec.state) {
+          p.text(to_string(*spec.state));
+          sql += " AND state = $" + std::to_string(p.size());
+        }
+        if (spec.before) {
+          p.text(spec.before->to_string());
+          sql += " AND id < $" + std::to_string(p.size()) + "::uuid";
+        }
+        p.integer(std::max(0, spec.limit) + 1);
+        sql += " ORDER BY id DESC LIMIT $" + std::to_string(p.size());
+        const auto rows = c.exec(sql, p);
+        JobPage page;
+        for (int i = 0; i < rows.rows(); ++i) {
+          if (static_cast<int>(page.jobs.size()) >= spec.limit) {
+            if (!page.jobs.empty()) page.next = page.jobs.back().record.id;
+            break;
+          }
+          JobView v{read_job_row(rows, i), std::string(rows.text(i, kJobColumnCount)), {}};
+          if (v.record.state == JobState::kSucceeded && !rows.is_null(i, kJobColumnCount + 1)) {
+            v.result_json = std::string(rows.text(i, kJobColumnCount + 1));
+          }
+          explain(c, v);
+          page.jobs.push_back(std::move(v));
+        }
+        return page;
+      });
+}
+
+Result<std::vector<QueueStats>> PostgresBroker::read_queues(PgConnection& c,
+                                                            const std::string* only) {
+  PgParams p;
+  if (only) p.text(*only);
+  const std::string where = only ? " WHERE q.name = $1" : "";
+  const auto rows = c.exec(
+      "SELECT q.name, q.paused, q.max_queued, (SELECT min(run_at) FROM errand.jobs j "
+      "WHERE j.queue = q.name AND j.state = 'queued') FROM errand.queues q" +
+          where + " ORDER BY q.name",
+      p);
+  const auto counts =
+      c.exec("SELECT queue, kind, sum(n) FROM errand.queue_counts" +
+                 std::string(only ? " WHERE queue = $1" : "") + " GROUP BY queue, kind",
+             p);
+  if (only && rows.rows() == 0) return not_found("no queue named '" + *only + "'");
+  const Millis now = now_millis();
+  std::vector<QueueStats> out;
+  std::map<std::string, std::size_t, std::less<>> at;
+  for (int i = 0; i < rows.rows(); ++i) {
+    QueueStats s;
+    s.name = std::string(rows.text(i, 0));
+    s.paused = rows.boolean(i, 1);
+    if (rows.integer(i, 2) > 0) s.max_queued = rows.integer(i, 2);
+    if (const auto oldest = rows.optional_integer(i, 3)) {
+      s.oldest_queued_ms = std::max<std::int64_t>(0, now - *oldest);
+    }
+    QueueFacts activity;
+    activity_.describe(s.name, activity);
+    s.last_lease_request_at = activity.last_lease_request_at;
+    s.asking_now = activity.asking_now;
+    at[s.name] = out.size();
+    out.push_back(std::move(s));
+  }
+  for (int i = 0; i < counts.rows(); ++i) {
+    const auto it = at.find(counts.text(i, 0));
+    if (it == at.end()) continue;
+    QueueStats& s = out[it->second];
+    const auto kind = counts.text(i, 1);
+    const std::int64_t n = counts.integer(i, 2);
+    if (kind == "enqueued_total") {
+      s.enqueued_total = n;
+    } else if (kind == "succeeded_total") {
+      s.succeeded_total = n;
+    } else if (kind == "failed_total") {
+      s.failed_total = n;
+    } else if (const auto state = parse_job_state(kind)) {
+      s.counts[static_cast<int>(*state)] = n;
+    }
+  }
+  return out;
+}
+
+void PostgresBroker::queues(Callback<std::vector<QueueStats>> done) {
+  read<std::vector<QueueStats>>(std::move(done),
+                                [this](PgConnection& c) { return read_queues(c, nullptr); });
+}
+
+void PostgresBroker::queue(std::string name, Callback<QueueStats> done) {
+  read<QueueStats>(std::move(done),
+                   [this, name = std::move(name)](PgConnection& c) -> Result<QueueStats> {
+                     auto all = read_queues(c, &name);
+                     if (!all) return all.status();
+                     return std::move(all.value().front());
+                   });
+}
+
+// ---- Flows (not yet on this store) -------------------------------------------
+
+namespace {
+Status no_flows() {
+  return unavailable("flows are not available on the PostgreSQL store yet (docs/postgres.md)");
+}
+}  // namespace
+
+void PostgresBroker::submit_flow(FlowSpec, Callback<FlowSubmitOutcome> done) { done(no_flows()); }
+void PostgresBroker::get_flow(JobId, Callback<FlowView> done) { done(no_flows()); }
+void PostgresBroker::cancel_flow(JobId, Callback<FlowView> done) { done(no_flows()); }
+void PostgresBroker::list_flows(FlowListSpec, Callback<FlowPage> done) { done(no_flows()); }
+void PostgresBroker::flow_timeline(JobId, std::uint32_t,
+                                   Callback<std::vector<TimelineEvent>> done) {
+  done(no_flows());
+}
+
+// ---- Shutdown -----------------------------------------------------------------
+
+void PostgresBroker::shutdown() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard lock(sweep_mutex_);  // the sweeper checks stopping_ under it
+  }
+  sweep_wake_.notify_all();
+  stop_listening();
+  if (sweeper_.joinable()) sweeper_.join();
+  if (listener_.joinable()) listener_.join();
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+  stop_fd_ = -1;
+  std::list<Parked> parked;
+  {
+    std::lock_guard lock(parked_mutex_);
+    parked.swap(parked_);
+  }
+  for (auto& p : parked) p.done(unavailable("the store is shut down"));
+  waiters_.notify_everyone();
+}
+
+}  // namespace detail
+
+Result<int> migrate_postgres(const std::string& url) {
+  try {
+    PgConnection c(url);
+    return migrate(c);
+  } catch (const PgError& e) {
+    return unavailable(e.what());
+  }
+}
+
+Result<std::unique_ptr<Broker>> open_postgres_broker(const PostgresOptions& options) {
+  if (auto migrated = migrate_postgres(options.url); !migrated) return migrated.status();
+  auto broker = std::make_unique<detail::PostgresBroker>(options);
+  broker->start();
+  return std::unique_ptr<Broker>(std::move(broker));
+}
+
+}  // namespace errand::postgres
