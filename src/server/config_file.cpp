@@ -164,6 +164,10 @@ bool apply_config_file(const std::string& path, const FlagGiven& given, ServeOpt
   auto unset = [&](const char* flag) { return !given(flag); };
   if (auto v = t["listen"].value<std::string>(); v && unset("--listen")) o.listen = *v;
   if (auto v = t["data_dir"].value<std::string>(); v && unset("--data-dir")) o.data_dir = *v;
+  if (auto v = t["store"].value<std::string>(); v && unset("--store")) o.store = *v;
+  if (auto v = t["store_pool_size"].value<std::int64_t>(); v && unset("--store-pool-size")) {
+    o.store_pool_size = static_cast<int>(std::clamp<std::int64_t>(*v, 1, 256));
+  }
   if (auto v = t["durability"].value<std::string>(); v && unset("--durability"))
     text.durability = *v;
   if (auto v = t["log_format"].value<std::string>(); v && unset("--log-format"))

@@ -158,13 +158,25 @@ int main(int argc, char** argv) {
   std::int64_t no_worker_after_ms = 30'000;
   std::int64_t shutdown_timeout_ms = 10'000;
   std::int64_t max_memory_mb = 0;
-  CLI::App* serve = app.add_subcommand("serve", "Run the job server on the embedded store");
+  CLI::App* serve = app.add_subcommand("serve", "Run the job server");
   serve->footer("Example: errand serve --listen 127.0.0.1:7400 --data-dir ./errand-data");
   // The last --listen wins, so a wrapper (or a test harness) can append one.
   serve
       ->add_option("--listen", options.listen, "Address to listen on (HOST:PORT; port 0 picks one)")
       ->envname("ERRAND_LISTEN")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+      ->capture_default_str();
+  serve
+      ->add_option("--store", options.store,
+                   "embedded (RocksDB in --data-dir) or a PostgreSQL URL, "
+                   "postgresql://USER@HOST/DB, that several errand servers may share")
+      ->envname("ERRAND_STORE")
+      ->capture_default_str();
+  serve
+      ->add_option("--store-pool-size", options.store_pool_size,
+                   "PostgreSQL: connections (and threads) that run transactions")
+      ->envname("ERRAND_STORE_POOL_SIZE")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   serve->add_option("--data-dir", options.data_dir, "Directory of the embedded store")
       ->envname("ERRAND_DATA_DIR")
@@ -378,6 +390,14 @@ int main(int argc, char** argv) {
 
   errand::bench::BenchArgs bench_args;
   add_bench_command(app, bench_args, on_parsed);
+
+  std::string migrate_store;
+  CLI::App* migrate = app.add_subcommand(
+      "migrate", "Bring a PostgreSQL store's schema up to date, then exit (serve does it too)");
+  migrate->add_option("--store", migrate_store, "The PostgreSQL URL, as for serve")
+      ->envname("ERRAND_STORE")
+      ->required();
+  on_parsed(migrate, [&] { return errand::server::migrate_store(migrate_store); });
 
   std::vector<std::string> work_command;
   const int parse_argc = split_work_command(argc, argv, work_command);

@@ -21,6 +21,7 @@
 #include "metrics/server_metrics.hpp"
 #include "server/memory_guard.hpp"
 #include "store/embedded/embedded_broker.hpp"
+#include "store/postgres/postgres_broker.hpp"
 #include "tracing/otlp_exporter.hpp"
 
 namespace errand::server {
@@ -48,6 +49,31 @@ std::string_view durability_name(embedded::Durability d) {
 }
 
 // Applies the config file's [[queues]] settings, each durably, before serving.
+bool is_postgres_url(std::string_view store) {
+  return store.starts_with("postgresql://") || store.starts_with("postgres://");
+}
+
+// The store --store names: the embedded one, or PostgreSQL.
+Result<std::unique_ptr<Broker>> open_store(const ServeOptions& options) {
+  if (options.store == "embedded") {
+    return embedded::open_embedded_broker({.data_dir = options.data_dir,
+                                           .durability = options.durability,
+                                           .no_worker_after_ms = options.no_worker_after.count()});
+  }
+  if (is_postgres_url(options.store)) {
+    return postgres::open_postgres_broker({.url = options.store,
+                                           .pool_size = options.store_pool_size,
+                                           .no_worker_after_ms = options.no_worker_after.count()});
+  }
+  return invalid_argument("--store must be embedded or a postgresql:// URL");
+}
+
+// What the logs say of the store: never a URL's password.
+std::string store_description(const ServeOptions& options) {
+  if (options.store == "embedded") return "embedded " + options.data_dir;
+  return "postgresql";
+}
+
 Status configure_queues(Broker& broker, const std::vector<ServeOptions::QueueConfig>& queues) {
   for (const auto& q : queues) {
     std::promise<Status> written;
@@ -78,14 +104,11 @@ int serve(const ServeOptions& options) {
       return 2;
     }
   }
-  auto opened =
-      embedded::open_embedded_broker({.data_dir = options.data_dir,
-                                      .durability = options.durability,
-                                      .no_worker_after_ms = options.no_worker_after.count()});
+  auto opened = open_store(options);
   if (!opened) {
     log::error("cannot open the store",
-               {{"data_dir", options.data_dir}, {"reason", opened.status().message()}});
-    return 1;
+               {{"store", store_description(options)}, {"reason", opened.status().message()}});
+    return opened.status().code() == Code::kInvalidArgument ? 2 : 1;
   }
   std::unique_ptr<Broker> broker = std::move(opened.value());
   if (Status configured = configure_queues(*broker, options.queues); !configured.is_ok()) {
@@ -174,7 +197,7 @@ int serve(const ServeOptions& options) {
   std::printf("errand listening on %s:%u\n", options.listen.substr(0, colon).c_str(),
               static_cast<unsigned>(server.port()));
   std::fflush(stdout);
-  log::info("serving", {{"data_dir", options.data_dir},
+  log::info("serving", {{"store", store_description(options)},
                         {"port", server.port()},
                         {"scheme", tls ? "https" : "http"},
                         {"durability", durability_name(options.durability)}});
@@ -189,6 +212,21 @@ int serve(const ServeOptions& options) {
   broker->shutdown();     // writes what is pending, then closes the store
   otlp.reset();           // after the store's last changes: flushes their spans
   log::info("stopped");
+  return 0;
+}
+
+int migrate_store(const std::string& store) {
+  if (!is_postgres_url(store)) {
+    std::fprintf(stderr,
+                 "errand: migrate needs a postgresql:// URL (the embedded store needs none)\n");
+    return 2;
+  }
+  auto version = postgres::migrate_postgres(store);
+  if (!version) {
+    std::fprintf(stderr, "errand: %s\n", version.status().message().c_str());
+    return 1;
+  }
+  std::printf("errand schema version %d\n", version.value());
   return 0;
 }
 

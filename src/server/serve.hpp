@@ -18,6 +18,9 @@ namespace errand::server {
 
 struct ServeOptions {
   std::string listen = "127.0.0.1:7400";
+  // "embedded" (RocksDB in data_dir) or a PostgreSQL URL (docs/postgres.md).
+  std::string store = "embedded";
+  int store_pool_size = 8;  // PostgreSQL connections that run transactions
   std::string data_dir = "./errand-data";
   embedded::Durability durability = embedded::Durability::kFsync;
   std::chrono::milliseconds max_wait{60'000};
@@ -62,5 +65,8 @@ struct ServeOptions {
 
 // Runs until a signal asks it to stop. Returns the process exit code.
 int serve(const ServeOptions& options);
+
+// `errand migrate`: applies a PostgreSQL store's migrations; the exit status.
+int migrate_store(const std::string& store);
 
 }  // namespace errand::server

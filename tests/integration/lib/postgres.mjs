@@ -1,0 +1,39 @@
+// The PostgreSQL side of the integration tests: the throwaway server that
+// ctest's `postgres` fixture starts (scripts/postgres-for-tests), reached
+// through $ERRAND_TEST_POSTGRES, and a fresh database per test file. Talks
+// to PostgreSQL with psql (Debian's postgresql-client), not an npm driver.
+
+import { execFileSync } from 'node:child_process';
+
+/** The fixture server's URL, or null when the tests run without one. */
+export function postgresUrl() {
+  return process.env.ERRAND_TEST_POSTGRES || null;
+}
+
+/** `url` with its database (the path, "/postgres") replaced by `name`. */
+export function databaseUrl(name, url = postgresUrl()) {
+  return url.replace('/postgres?', `/${name}?`);
+}
+
+/** Runs SQL with psql on `url`; returns its output (unaligned, tuples only). */
+export function psql(url, sql) {
+  return execFileSync('psql', [url, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+                      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** A new empty database; returns {url, drop()}. */
+export function createDatabase(prefix = 'errand_it') {
+  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  psql(postgresUrl(), `CREATE DATABASE ${name}`);
+  return {
+    name,
+    url: databaseUrl(name),
+    drop() {
+      try {
+        psql(postgresUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } catch {
+        // the server is gone, and its databases with it
+      }
+    },
+  };
+}

@@ -1,0 +1,121 @@
+// Three `errand serve` processes on one PostgreSQL database (issue 8): what
+// one server does, the others see at once, and a server killed with SIGKILL
+// loses nothing: its leases run out and another server delivers the jobs.
+// Needs the throwaway PostgreSQL of ctest's `postgres` fixture
+// ($ERRAND_TEST_POSTGRES); skipped without it.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { Api, openSse, pool, uniqueQueue, waitFor } from './lib/http.mjs';
+import { createDatabase, postgresUrl } from './lib/postgres.mjs';
+import { startServer } from './lib/server.mjs';
+
+const skip = postgresUrl() ? false : 'needs ERRAND_TEST_POSTGRES (ctest starts a PostgreSQL)';
+
+/** The value of an unlabelled metric in a /metrics text. */
+async function metric(api, name) {
+  const res = await api.req('GET', '/metrics');
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(res.text);
+  return m ? Number(m[1]) : NaN;
+}
+
+describe('three errand servers on one PostgreSQL', { skip }, () => {
+  let db;
+  let servers = [];
+  let apis = [];
+  before(async () => {
+    db = createDatabase();
+    servers = await Promise.all([0, 1, 2].map(() => startServer({ args: ['--store', db.url] })));
+    apis = servers.map((s) => new Api(s));
+  });
+  after(async () => {
+    for (const s of servers) await s.close().catch(() => {});
+    db?.drop();
+  });
+
+  test('a submit waiting on one server gets the result of a worker on another; a stream on the third follows', async () => {
+    const [a, b, c] = apis;
+    const q = uniqueQueue('pg-three');
+    // A worker's long poll on B, open (and parked: nothing is ready) before anything is submitted.
+    const leasing = b.lease([q], { wait: 20, timeoutMs: 30_000 });
+    await waitFor(async () => (await metric(b, 'errand_open_waits')) === 1,
+                  { message: 'the long poll is open on B' });
+    const submitting = a.submit(q, { payload: { order: 7 } }, { wait: 20, timeoutMs: 30_000 });
+
+    const leased = await leasing;
+    assert.equal(leased.status, 200, leased.text);
+    assert.equal(leased.body.jobs.length, 1);
+    const job = leased.body.jobs[0];
+    assert.deepEqual(job.payload, { order: 7 });
+
+    const sse = await openSse(`${servers[2].url}/v1/jobs/${job.id}/events`);
+    assert.equal(sse.status, 200);
+    assert.equal((await sse.next(10_000)).event, 'enqueued');
+    assert.equal((await sse.next(10_000)).event, 'leased');
+
+    const progress = await b.heartbeat(job.id, job.lease, { progress: { percent: 50 } });
+    assert.equal(progress.status, 200, progress.text);
+    assert.equal((await sse.next(10_000)).event, 'progress', 'C streams a heartbeat made on B');
+
+    await b.ackOk(job.id, job.lease, { charged: true });
+    const answer = await submitting;
+    assert.equal(answer.status, 200, `the waiting submit on A: ${answer.status} ${answer.text}`);
+    assert.equal(answer.body.state, 'succeeded');
+    assert.deepEqual(answer.body.result, { charged: true });
+    const rest = await sse.rest(10_000);
+    assert.deepEqual(rest.map((f) => f.event), ['succeeded'], 'C ends the stream on the ack on B');
+
+    const onC = await c.req('GET', `/v1/jobs/${job.id}`);
+    assert.equal(onC.body.state, 'succeeded');
+  });
+
+  test('many workers on every server: each job is leased once and succeeds once', async () => {
+    const q = uniqueQueue('pg-once');
+    const jobs = 300;
+    await pool([...Array(jobs).keys()], 16, async (i) => {
+      const res = await apis[i % 3].submit(q, { payload: { i } });
+      assert.equal(res.status, 202, res.text);
+    });
+    const leasedIds = [];
+    const workers = [...Array(12).keys()].map(async (w) => {
+      const api = apis[w % 3];
+      for (;;) {
+        const res = await api.lease([q], { worker: `w${w}`, max: 4, wait: 1 });
+        assert.equal(res.status, 200, res.text);
+        if (res.body.jobs.length === 0) return;
+        for (const j of res.body.jobs) {
+          leasedIds.push(j.id);
+          await api.ackOk(j.id, j.lease, { by: w });
+        }
+      }
+    });
+    await Promise.all(workers);
+    assert.equal(leasedIds.length, jobs, 'every job leased exactly once in all');
+    assert.equal(new Set(leasedIds).size, jobs, 'no job leased twice');
+    for (const api of apis) {
+      const stats = await api.req('GET', `/v1/queues/${q}`);
+      assert.equal(stats.body.counts.succeeded, jobs, 'every server counts the same');
+      assert.equal(stats.body.counts.running, 0);
+      assert.equal(stats.body.succeeded_total, jobs);
+    }
+  });
+
+  test('a server killed mid-lease: the lease runs out and another server delivers the job again', async () => {
+    const q = uniqueQueue('pg-kill');
+    const victim = servers[2];
+    const doomed = new Api(victim);
+    const job = await apis[0].submitOk(q, { payload: { n: 1 }, backoff: { initial_ms: 0, multiplier: 1, max_ms: 0, jitter: 0 } });
+    const first = await doomed.leaseOne(q, { lease_ms: 1500 });
+    assert.equal(first.id, job.id);
+    await victim.kill9();
+
+    const again = await apis[1].leaseOne(q, { wait: 15, timeoutMs: 30_000 });
+    assert.equal(again.id, job.id, 'the job comes back on another server');
+    assert.equal(again.attempt, 2);
+    await apis[1].ackOk(again.id, again.lease, 'done');
+    const events = await apis[0].events(job.id);
+    const failed = events.find((e) => e.type === 'failed_attempt');
+    assert.equal(failed?.error?.type, 'lease_expired', JSON.stringify(events));
+    assert.equal(events.at(-1).type, 'succeeded');
+  });
+});
