@@ -6,6 +6,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <limits>
+
 #include "logging/log.hpp"
 #include "store/postgres/broker_impl.hpp"
 #include "store/postgres/job_rows.hpp"
@@ -95,10 +97,19 @@ void PostgresBroker::sweep_by(Millis at) {
   sweep_wake_.notify_all();
 }
 
+namespace {
+constexpr Millis kNever = std::numeric_limits<Millis>::max();
+}  // namespace
+
 void PostgresBroker::sweep_loop() {
   PgSession session(setup_);
   Millis next_compaction = 0;
   while (!stopping_) {
+    {
+      // A timer set during the pass below lowers this, and is not missed.
+      std::lock_guard lock(sweep_mutex_);
+      next_sweep_at_ = kNever;
+    }
     std::optional<Millis> next_timer;
     try {
       PgConnection& c = session.connection();
@@ -118,7 +129,7 @@ void PostgresBroker::sweep_loop() {
     // Long polls look again, in case a notification was lost.
     wake_all_parked();
     std::unique_lock lock(sweep_mutex_);
-    Millis until = now_millis() + options_.sweep_ms;
+    Millis until = std::min(next_sweep_at_, now_millis() + options_.sweep_ms);
     if (next_timer) until = std::min(until, *next_timer);
     next_sweep_at_ = until;
     while (!stopping_ && now_millis() < next_sweep_at_) {

@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <map>
 
@@ -29,6 +30,16 @@ std::string random_instance_id() {
 }
 
 PgParams id_param(const JobId& id) { return PgParams().text(id.to_string()); }
+
+// Whether two payloads are the same JSON, however spelled: an application's
+// errand.enqueue() stores jsonb's spelling ({"a": 1}), the API its client's.
+bool same_json(std::string_view a, std::string_view b) {
+  if (a == b) return true;
+  boost::system::error_code ea, eb;
+  const auto va = boost::json::parse(a, ea);
+  const auto vb = boost::json::parse(b, eb);
+  return !ea && !eb && va == vb;
+}
 
 }  // namespace
 
@@ -247,8 +258,9 @@ void PostgresBroker::submit(std::vector<SubmitSpec> specs,
           const auto rows =
               c.run("find_key", find_key.c_str(), PgParams().text(s.queue).text(s.idempotency_key));
           if (rows.rows() == 0) continue;
-          if (rows.text(0, kJobColumnCount) != s.payload_json) return used;
-          out[i].job = JobView{read_job_row(rows, 0), s.payload_json, {}};
+          if (!same_json(rows.text(0, kJobColumnCount), s.payload_json)) return used;
+          out[i].job =
+              JobView{read_job_row(rows, 0), std::string(rows.text(0, kJobColumnCount)), {}};
           if (!rows.is_null(0, kJobColumnCount + 1)) {
             out[i].job.result_json = std::string(rows.text(0, kJobColumnCount + 1));
           }
@@ -389,6 +401,7 @@ void PostgresBroker::claimed(std::uint64_t ticket, Result<std::vector<JobView>> 
                                  [ticket](const Parked& p) { return p.ticket == ticket; });
     if (it == parked_.end()) return;
     const bool got = !jobs.is_ok() || !jobs.value().empty();
+    if (!got && stopping_) jobs = unavailable("the store is shut down");
     if (!got && !it->withdrawn && !stopping_) {
       if (it->again) {
         claim(*it);

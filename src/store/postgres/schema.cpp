@@ -126,7 +126,207 @@ CREATE TRIGGER jobs_changed AFTER INSERT OR UPDATE OR DELETE ON errand.jobs
   FOR EACH ROW EXECUTE FUNCTION errand.on_job_change();
 )sql";
 
-constexpr std::array kMigrations = {kV1};
+// errand.enqueue(): a job made inside the application's own transaction
+// (docs/postgres.md). It checks what POST /v1/queues/{queue}/jobs checks and
+// makes the same row and timeline; the trigger of v1 wakes workers and
+// waiters on every instance when, and only if, the transaction commits.
+constexpr const char* kV2 = R"sql(
+CREATE FUNCTION errand.rfc3339(ms bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT to_char(to_timestamp(ms / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+-- A UUIDv7 (RFC 9562) for `at_ms`: 48 bits of time, then random bits.
+CREATE FUNCTION errand.uuid_v7(at_ms bigint) RETURNS uuid LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  b bytea := uuid_send(gen_random_uuid());  -- random, variant bits set
+BEGIN
+  b := overlay(b PLACING substring(int8send(at_ms) FROM 3) FROM 1 FOR 6);
+  b := set_byte(b, 6, (get_byte(b, 6) & 15) | 112);  -- version 7
+  RETURN encode(b, 'hex')::uuid;
+END $$;
+
+-- An option that must be an integer in [lo, hi]; `dflt` when absent.
+CREATE FUNCTION errand.option_integer(o jsonb, name text, lo bigint, hi bigint, dflt bigint)
+RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF NOT o ? name THEN RETURN dflt; END IF;
+  IF jsonb_typeof(o->name) <> 'number' OR (o->>name)::numeric <> trunc((o->>name)::numeric)
+     OR (o->>name)::numeric NOT BETWEEN lo AND hi THEN
+    RAISE EXCEPTION 'errand.enqueue: % must be an integer from % to %', name, lo, hi
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN (o->>name)::bigint;
+END $$;
+
+CREATE FUNCTION errand.option_number(o jsonb, name text, lo double precision,
+                                     hi double precision, dflt double precision)
+RETURNS double precision LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF NOT o ? name THEN RETURN dflt; END IF;
+  IF jsonb_typeof(o->name) <> 'number' OR (o->>name)::double precision NOT BETWEEN lo AND hi THEN
+    RAISE EXCEPTION 'errand.enqueue: % must be a number from % to %', name, lo, hi
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN (o->>name)::double precision;
+END $$;
+
+-- An option that must be an RFC 3339 time; in ms since the epoch.
+CREATE FUNCTION errand.option_time(o jsonb, name text) RETURNS bigint LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF jsonb_typeof(o->name) <> 'string'
+     OR (o->>name) !~ '^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$' THEN
+    RAISE EXCEPTION 'errand.enqueue: % must be an RFC 3339 time', name
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN floor(extract(epoch FROM (o->>name)::timestamptz) * 1000)::bigint;
+EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+  RAISE EXCEPTION 'errand.enqueue: % must be an RFC 3339 time', name
+    USING ERRCODE = 'invalid_parameter_value';
+END $$;
+
+CREATE FUNCTION errand.enqueue(queue text, payload jsonb, options jsonb DEFAULT '{}')
+RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE
+  now_ms bigint := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+  o jsonb := coalesce(options, '{}');
+  max_duration constant bigint := 365::bigint * 24 * 3600 * 1000;
+  k text;
+  v_priority integer := 0;
+  v_run_at bigint := now_ms;
+  v_max_attempts integer := 5;
+  v_initial bigint := 1000;
+  v_multiplier double precision := 2;
+  v_max bigint := 3600000;
+  v_jitter double precision := 0.2;
+  v_lease bigint := 30000;
+  v_deadline bigint;
+  v_key text;
+  v_tags text[] := '{}';
+  v_traceparent text := '';
+  v_state text;
+  v_id uuid;
+  v_seq integer := 1;
+  existing record;
+  limit_row record;
+  waiting bigint;
+  payload_text text;
+
+BEGIN
+  IF queue IS NULL OR queue !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' THEN
+    RAISE EXCEPTION 'errand.enqueue: queue must be 1 to 128 of A-Z a-z 0-9 . _ - starting with a letter or digit, not %', coalesce(quote_literal(queue), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF payload IS NULL THEN
+    RAISE EXCEPTION 'errand.enqueue: payload is required (JSON null is ''null''::jsonb)'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  payload_text := payload::text;
+  IF octet_length(payload_text) > 1048576 THEN
+    RAISE EXCEPTION 'errand.enqueue: payload is % bytes; the limit is 1048576', octet_length(payload_text)
+      USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  IF jsonb_typeof(o) <> 'object' THEN
+    RAISE EXCEPTION 'errand.enqueue: options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOR k IN SELECT jsonb_object_keys(o) LOOP
+    IF k NOT IN ('priority', 'delay_ms', 'run_at', 'max_attempts', 'backoff', 'lease_ms', 'ttl_ms',
+                 'deadline', 'idempotency_key', 'tags', 'traceparent') THEN
+      RAISE EXCEPTION 'errand.enqueue: unknown option %', k USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  v_priority := errand.option_integer(o, 'priority', -1000000, 1000000, 0);
+  IF o ? 'delay_ms' AND o ? 'run_at' THEN
+    RAISE EXCEPTION 'errand.enqueue: give delay_ms or run_at, not both' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF o ? 'delay_ms' THEN v_run_at := now_ms + errand.option_integer(o, 'delay_ms', 0, max_duration, 0); END IF;
+  IF o ? 'run_at' THEN v_run_at := errand.option_time(o, 'run_at'); END IF;
+  v_max_attempts := errand.option_integer(o, 'max_attempts', 1, 1000, 5);
+  IF o ? 'backoff' THEN
+    IF jsonb_typeof(o->'backoff') <> 'object' THEN
+      RAISE EXCEPTION 'errand.enqueue: backoff must be an object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(o->'backoff') LOOP
+      IF k NOT IN ('initial_ms', 'multiplier', 'max_ms', 'jitter') THEN
+        RAISE EXCEPTION 'errand.enqueue: unknown option backoff.%', k USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+    END LOOP;
+    v_initial := errand.option_integer(o->'backoff', 'initial_ms', 0, max_duration, v_initial);
+    v_multiplier := errand.option_number(o->'backoff', 'multiplier', 1, 1000, v_multiplier);
+    v_max := errand.option_integer(o->'backoff', 'max_ms', 0, max_duration, v_max);
+    v_jitter := errand.option_number(o->'backoff', 'jitter', 0, 1, v_jitter);
+  END IF;
+  v_lease := errand.option_integer(o, 'lease_ms', 1, 86400000, 30000);
+  IF o ? 'ttl_ms' AND o ? 'deadline' THEN
+    RAISE EXCEPTION 'errand.enqueue: give ttl_ms or deadline, not both' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF o ? 'ttl_ms' THEN v_deadline := now_ms + errand.option_integer(o, 'ttl_ms', 1, max_duration, 0); END IF;
+  IF o ? 'deadline' THEN v_deadline := errand.option_time(o, 'deadline'); END IF;
+  IF o ? 'idempotency_key' THEN
+    IF jsonb_typeof(o->'idempotency_key') <> 'string' OR length(o->>'idempotency_key') NOT BETWEEN 1 AND 256 THEN
+      RAISE EXCEPTION 'errand.enqueue: idempotency_key must be a string of 1 to 256 bytes' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_key := o->>'idempotency_key';
+  END IF;
+  IF o ? 'tags' THEN
+    IF jsonb_typeof(o->'tags') <> 'array' OR jsonb_array_length(o->'tags') > 32
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(o->'tags') t
+                  WHERE jsonb_typeof(t) <> 'string' OR octet_length(t #>> '{}') NOT BETWEEN 1 AND 128) THEN
+      RAISE EXCEPTION 'errand.enqueue: tags must be at most 32 strings of 1 to 128 bytes' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_tags := ARRAY(SELECT jsonb_array_elements_text(o->'tags'));
+  END IF;
+  IF o ? 'traceparent' THEN
+    IF (o->>'traceparent') !~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$' THEN
+      RAISE EXCEPTION 'errand.enqueue: traceparent must be a W3C traceparent' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_traceparent := o->>'traceparent';
+  END IF;
+
+  -- The same key with the same payload is the same job; with another, an error.
+  IF v_key IS NOT NULL THEN
+    SELECT j.id, j.payload INTO existing FROM errand.jobs j
+      WHERE j.queue = enqueue.queue AND j.idempotency_key = v_key;
+    IF FOUND THEN
+      IF existing.payload::jsonb = payload THEN RETURN existing.id; END IF;
+      RAISE EXCEPTION 'errand.enqueue: idempotency key % is already used with a different payload', quote_literal(v_key)
+        USING ERRCODE = 'unique_violation';
+    END IF;
+  END IF;
+  -- A queue with max_queued: counted under a lock on its row, held until commit.
+  SELECT q.max_queued INTO limit_row FROM errand.queues q WHERE q.name = enqueue.queue FOR UPDATE;
+  IF FOUND AND limit_row.max_queued > 0 THEN
+    SELECT coalesce(sum(n), 0) INTO waiting FROM errand.queue_counts c
+      WHERE c.queue = enqueue.queue AND c.kind IN ('queued', 'scheduled');
+    IF waiting + 1 > limit_row.max_queued THEN
+      RAISE EXCEPTION 'errand.enqueue: queue % is full: % jobs wait, max_queued is %', queue, waiting, limit_row.max_queued
+        USING ERRCODE = 'program_limit_exceeded';
+    END IF;
+  END IF;
+  INSERT INTO errand.queues (name) VALUES (queue) ON CONFLICT DO NOTHING;
+
+  v_id := errand.uuid_v7(now_ms);
+  v_state := CASE WHEN v_run_at > now_ms THEN 'scheduled' ELSE 'queued' END;
+  IF v_run_at < now_ms THEN v_run_at := now_ms; END IF;
+  INSERT INTO errand.timeline (owner, seq, event) VALUES (v_id, 1,
+    format('{"seq":1,"at":"%s","type":"enqueued","queue":"%s","priority":%s}',
+           errand.rfc3339(now_ms), queue, v_priority));
+  IF v_state = 'scheduled' THEN
+    v_seq := 2;
+    INSERT INTO errand.timeline (owner, seq, event) VALUES (v_id, 2,
+      format('{"seq":2,"at":"%s","type":"scheduled","run_at":"%s"}',
+             errand.rfc3339(now_ms), errand.rfc3339(v_run_at)));
+  END IF;
+  INSERT INTO errand.jobs (id, queue, state, priority, max_attempts, backoff_initial_ms,
+    backoff_multiplier, backoff_max_ms, backoff_jitter, lease_ms, granted_lease_ms, created_at,
+    run_at, deadline, idempotency_key, tags, traceparent, timeline_seq, payload)
+  VALUES (v_id, queue, v_state, v_priority, v_max_attempts, v_initial, v_multiplier, v_max,
+    v_jitter, v_lease, v_lease, now_ms, v_run_at, v_deadline, v_key, v_tags, v_traceparent, v_seq,
+    payload_text);
+  RETURN v_id;
+END $$;
+)sql";
+
+constexpr std::array kMigrations = {kV1, kV2};
 
 }  // namespace
 
