@@ -4,10 +4,12 @@
 // a client chooses (idempotency keys, tags) never reach SQL as code.
 // Needs ctest's `postgres` fixture ($ERRAND_TEST_POSTGRES); skipped without it.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { Api, uniqueQueue, waitFor } from './lib/http.mjs';
-import { createDatabase, postgresUrl, psql } from './lib/postgres.mjs';
+import { createDatabase, postgresUrl, psql, psqlFile } from './lib/postgres.mjs';
 import { startServer } from './lib/server.mjs';
 
 const skip = postgresUrl() ? false : 'needs ERRAND_TEST_POSTGRES (ctest starts a PostgreSQL)';
@@ -39,8 +41,8 @@ describe('errand.enqueue() inside an application transaction', { skip }, () => {
     const leasing = api.lease([q], { wait: 20, timeoutMs: 30_000 });
     await waitFor(async () => (await openWaits(api)) === 1, { message: 'the long poll is open' });
     const out = psql(db.url, `BEGIN;
-      CREATE TABLE IF NOT EXISTS orders (id serial PRIMARY KEY, total int);
-      INSERT INTO orders (total) VALUES (42);
+      CREATE TABLE IF NOT EXISTS carts (id serial PRIMARY KEY, total int);
+      INSERT INTO carts (total) VALUES (42);
       SELECT errand.enqueue(${literal(q)}, '{"order": 42}', '{"priority": 2, "tags": ["shop"]}');
       COMMIT;`);
     const id = out.split('\n').find((l) => /^[0-9a-f-]{36}$/.test(l));
@@ -55,6 +57,19 @@ describe('errand.enqueue() inside an application transaction', { skip }, () => {
     const doc = (await api.req('GET', `/v1/jobs/${id}`)).body;
     assert.equal(doc.priority, 2);
     assert.deepEqual((await api.events(id)).map((e) => e.type), ['enqueued', 'leased']);
+  });
+
+  test('examples/transactional-enqueue places an order and its charge job together', async () => {
+    const example = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
+                                 '../../examples/transactional-enqueue/place_order.sql');
+    const out = psqlFile(db.url, example, { customer: 'alice', total: 4200 });
+    const [orderId, jobId] = out.split('\n').at(-1).split('|');
+    const job = await api.leaseOne('charges');
+    assert.equal(job.id, jobId);
+    assert.deepEqual(job.payload, { order: Number(orderId), amount_cents: 4200 });
+    const doc = (await api.req('GET', `/v1/jobs/${jobId}`)).body;
+    assert.equal(doc.idempotency_key, `charge-${orderId}`);
+    assert.equal(doc.max_attempts, 10);
   });
 
   test('rolled back: no job, and the waiting worker gets nothing', async () => {

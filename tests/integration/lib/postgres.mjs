@@ -21,6 +21,14 @@ export function psql(url, sql) {
                       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
+/** Runs a SQL file with psql, `vars` as its -v name=value; returns its output. */
+export function psqlFile(url, file, vars = {}) {
+  const args = [url, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1'];
+  for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
+  args.push('-f', file);
+  return execFileSync('psql', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
 /** A new empty database; returns {url, drop()}. */
 export function createDatabase(prefix = 'errand_it') {
   const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
