@@ -94,7 +94,20 @@ std::vector<std::string> PgResult::text_array(int row, int col) const {
   return out;
 }
 
-PgConnection::PgConnection(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
+namespace {
+
+// Connects with `url`'s parameters, after defaults it may override: a server
+// that does not answer fails the attempt after 5 s instead of libpq's
+// unbounded wait, and keepalives notice a peer that vanished.
+pg_conn* connect_to(const std::string& url) {
+  const char* const keys[] = {"connect_timeout", "keepalives_idle", "dbname", nullptr};
+  const char* const values[] = {"5", "30", url.c_str(), nullptr};
+  return PQconnectdbParams(keys, values, 1);
+}
+
+}  // namespace
+
+PgConnection::PgConnection(const std::string& url) : conn_(connect_to(url)) {
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string message = PQerrorMessage(conn_);
     while (!message.empty() && message.back() == '\n') message.pop_back();

@@ -4,6 +4,13 @@
 // to PostgreSQL with psql (Debian's postgresql-client), not an npm driver.
 
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
+                            '../../../scripts/postgres-for-tests');
 
 /** The fixture server's URL, or null when the tests run without one. */
 export function postgresUrl() {
@@ -45,3 +52,29 @@ export function createDatabase(prefix = 'errand_it') {
     },
   };
 }
+
+/**
+ * A PostgreSQL server of the test's own (scripts/postgres-for-tests), for a
+ * test that stops and starts it. Returns {url, stop(), start(), close()}:
+ * stop() is an immediate shutdown (as a crash: no checkpoint), start()
+ * brings it back on the same data, close() removes it.
+ */
+export function privatePostgres() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'errand-pg-'));
+  const run = (...args) => execFileSync(SCRIPT, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  run('start', dir);
+  const url = run('url', dir).trim();
+  return {
+    url,
+    stop() {
+      run('halt', dir);
+    },
+    start() {
+      run('start', dir);
+    },
+    close() {
+      run('stop', dir);
+    },
+  };
+}
+

@@ -94,11 +94,15 @@ TEST_P(BrokerTest, ParkAnUnparkedRequestGetsNothing) {
   // True: it never answers. False: it was looking for jobs as it was
   // withdrawn, and answers with what it found, here none.
   const bool withdrawn = broker().unpark(p.ticket);
-  if (!withdrawn) EXPECT_TRUE(must(p.take(), "the withdrawn lease").empty());
+  if (!withdrawn) {
+    EXPECT_TRUE(must(p.take(), "the withdrawn lease").empty());
+  }
   EXPECT_FALSE(broker().unpark(p.ticket));
   const JobId id = must(submit(job("q")), "submit").job.record.id;
   EXPECT_EQ(must(get(id), "get").record.state, JobState::kQueued);
-  if (withdrawn) EXPECT_FALSE(p.answered());
+  if (withdrawn) {
+    EXPECT_FALSE(p.answered());
+  }
   EXPECT_EQ(must(lease(lease_spec({"q"})), "lease").size(), 1u);
 }
 
