@@ -25,6 +25,8 @@ const SYSTEMS = {
   'bullmq/everysec': { label: 'BullMQ (Redis AOF, appendfsync everysec)', durable: false },
   'beanstalkd/default': { label: 'beanstalkd (binlog, fsync at most every 50 ms)', durable: false },
   'celery/everysec': { label: 'Celery (Redis broker, AOF everysec)', durable: false },
+  'errand-pg/fsync': { label: '**errand** (PostgreSQL 15 store; errand + PostgreSQL CPU)', durable: true },
+  'pgboss/default': { label: 'pg-boss 10 (PostgreSQL 15; PostgreSQL CPU)', durable: true },
 };
 const ORDER = Object.keys(SYSTEMS);
 // A median over runs during which other processes used more than this many
@@ -175,11 +177,16 @@ function renderSection({ results, commands, notes, h, started, scratch, repo }) 
 
 // `doc` with the text between the markers (markers included) replaced by
 // `section`; the rest of the file is kept byte for byte.
-function replaceBetweenMarkers(doc, section) {
-  const a = doc.indexOf(BEGIN);
-  const b = doc.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`docs/benchmarks.md lacks the ${BEGIN} / ${END} markers`);
-  return doc.slice(0, a) + section + doc.slice(b + END.length);
+// `section` (which carries the compare markers) in place of what is between
+// the `name` markers: `compare` for the main table, `postgres` for the
+// PostgreSQL store's.
+function replaceBetweenMarkers(doc, section, name = 'compare') {
+  const begin = `<!-- ${name}:begin -->`;
+  const end = `<!-- ${name}:end -->`;
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`docs/benchmarks.md lacks the ${begin} / ${end} markers`);
+  return doc.slice(0, a) + section.replace(BEGIN, begin).replace(END, end) + doc.slice(b + end.length);
 }
 
 module.exports = { renderSection, replaceBetweenMarkers };

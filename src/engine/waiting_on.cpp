@@ -112,6 +112,8 @@ std::optional<WaitingOn> explain_wait(const JobRecord& job, const QueueFacts& qu
     return w;
   }
   w.ahead = queue.ahead;
+  w.ahead_at_least = queue.ahead_at_least;
+  const std::string ahead_jobs = (w.ahead_at_least ? "at least " : "") + jobs(w.ahead);
   const Millis idle_since = queue.last_lease_request_at.value_or(queue.tracking_since);
   w.idle_ms = std::max<Millis>(0, now - idle_since);
   if (!queue.asking_now && queue.running == 0 && w.idle_ms > queue.no_worker_after_ms) {
@@ -121,7 +123,7 @@ std::optional<WaitingOn> explain_wait(const JobRecord& job, const QueueFacts& qu
                 (queue.last_lease_request_at
                      ? "for " + human_duration(w.idle_ms)
                      : "since the server started " + human_duration(w.idle_ms) + " ago");
-    w.message += w.ahead == 0 ? "; it is next in line" : "; " + jobs(w.ahead) + " ahead of it";
+    w.message += w.ahead == 0 ? "; it is next in line" : "; " + ahead_jobs + " ahead of it";
     return w;
   }
   w.idle_ms = 0;
@@ -129,7 +131,7 @@ std::optional<WaitingOn> explain_wait(const JobRecord& job, const QueueFacts& qu
   w.message =
       w.ahead == 0
           ? "next in line in queue " + quoted_queue(job.queue) + ", waiting for a worker to take it"
-          : "queued in " + quoted_queue(job.queue) + " behind " + jobs(w.ahead) + " that run first";
+          : "queued in " + quoted_queue(job.queue) + " behind " + ahead_jobs + " that run first";
   return w;
 }
 

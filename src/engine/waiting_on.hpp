@@ -49,6 +49,7 @@ struct WaitingOn {
   int max_attempts = 0;                // backoff, running
   std::optional<JobError> last_error;  // backoff
   std::int64_t ahead = 0;              // queued, no_workers
+  bool ahead_at_least = false;         // `ahead` is a lower bound (a store that counts so far)
   std::int64_t idle_ms = 0;            // no_workers: how long no worker has asked
   std::optional<Millis> last_lease_request_at;  // no_workers; nullopt: never since the start
   std::string worker;                           // running
@@ -61,6 +62,8 @@ struct QueueFacts {
   // Ready jobs of the queue that a lease would take before this job
   // (higher priority first, then FIFO), whether or not the job is ready.
   std::int64_t ahead = 0;
+  // True when the store stopped counting at `ahead`: that many or more.
+  bool ahead_at_least = false;
   // When a lease request for the queue last ended or started; nullopt when
   // none did since `tracking_since`.
   std::optional<Millis> last_lease_request_at;

@@ -135,7 +135,8 @@ class PostgresBroker final : public Broker {
 
   // The job `id` locked FOR UPDATE, or nullopt.
   std::optional<JobRecord> lock_job(PgConnection& c, const JobId& id);
-  void save_job(PgConnection& c, const JobRecord& r);
+  // Writes the fields a transition changes; with `result`, the result too.
+  void save_job(PgConnection& c, const JobRecord& r, const std::string* result = nullptr);
   // The running job `id` locked, if `token` is its lease (fencing).
   Result<JobRecord> leased_job(PgConnection& c, const JobId& id, const std::string& token);
   Result<JobView> read_job(PgConnection& c, const JobId& id, bool explained);

@@ -28,6 +28,13 @@ const char* const kUpdateJobSql =
     "error_attempt = $15, progress = $16, cancel_requested = $17, timeline_seq = $18 "
     "WHERE id = $1";
 
+const char* const kUpdateJobWithResultSql =
+    "UPDATE errand.jobs SET state = $2, attempt = $3, granted_lease_ms = $4, run_at = $5, "
+    "started_at = $6, finished_at = $7, lease_expires_at = $8, deadline = $9, worker = $10, "
+    "lease_token = $11, error_message = $12, error_type = $13, error_detail = $14, "
+    "error_attempt = $15, progress = $16, cancel_requested = $17, timeline_seq = $18, "
+    "result = $19 WHERE id = $1";
+
 namespace {
 
 JobId parse_id(std::string_view text) { return JobId::parse(text).value_or(JobId{}); }

@@ -22,5 +22,7 @@ extern const char* const kInsertJobSql;
 // UPDATE parameters: the id, then every column a transition may change.
 PgParams update_job_params(const JobRecord& r);
 extern const char* const kUpdateJobSql;
+// The same, and `result` = $19.
+extern const char* const kUpdateJobWithResultSql;
 
 }  // namespace errand::postgres

@@ -41,6 +41,11 @@ void PgPool::stop() {
 
 void PgPool::run() {
   PgSession session(setup_);
+  try {
+    session.connection();  // now, rather than in the first request's time
+  } catch (const PgError&) {
+    // The first task tries again, and answers its caller if it cannot.
+  }
   for (;;) {
     Task task;
     {

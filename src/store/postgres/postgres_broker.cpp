@@ -17,9 +17,9 @@ namespace detail {
 
 namespace {
 
-// waiting_on's `ahead` counts up to this many jobs; a job further back reads
-// as this far back. An exact count would read the whole backlog.
-constexpr int kMaxAhead = 100'000;
+// waiting_on's `ahead` counts up to this many jobs ("at least 100" beyond):
+// PostgreSQL counts by reading each entry, and a submit explains its job.
+constexpr int kMaxAhead = 100;
 
 std::string random_instance_id() {
   std::mt19937_64 rng(std::random_device{}());
@@ -155,8 +155,12 @@ std::optional<JobRecord> PostgresBroker::lock_job(PgConnection& c, const JobId& 
   return read_job_row(rows, 0);
 }
 
-void PostgresBroker::save_job(PgConnection& c, const JobRecord& r) {
-  c.run("update_job", kUpdateJobSql, update_job_params(r));
+void PostgresBroker::save_job(PgConnection& c, const JobRecord& r, const std::string* result) {
+  if (!result) {
+    c.run("update_job", kUpdateJobSql, update_job_params(r));
+    return;
+  }
+  c.run("update_job_result", kUpdateJobWithResultSql, update_job_params(r).text(*result));
 }
 
 Result<JobRecord> PostgresBroker::leased_job(PgConnection& c, const JobId& id,
@@ -182,29 +186,28 @@ Result<JobView> PostgresBroker::read_job(PgConnection& c, const JobId& id, bool 
 
 void PostgresBroker::explain(PgConnection& c, JobView& v) {
   const JobRecord& r = v.record;
-  if (is_terminal(r.state)) {
-    v.waiting_on.reset();
-    return;
-  }
-  const auto rows = c.run(
-      "queue_facts",
-      "SELECT coalesce((SELECT paused FROM errand.queues WHERE name = $1), false), "
-      "(SELECT count(*) FROM (SELECT 1 FROM errand.jobs WHERE queue = $1 AND state = 'queued' "
-      "AND (priority > $2 OR (priority = $2 AND (run_at, id) < ($3, $4::uuid))) LIMIT $5) a), "
-      "(SELECT coalesce(sum(n), 0) FROM errand.queue_counts WHERE queue = $1 AND kind = "
-      "'running')",
-      PgParams()
-          .text(r.queue)
-          .integer(r.priority)
-          .integer(r.run_at)
-          .text(r.id.to_string())
-          .integer(kMaxAhead));
   QueueFacts facts;
   facts.no_worker_after_ms = options_.no_worker_after_ms;
-  facts.paused = rows.boolean(0, 0);
-  facts.ahead = rows.integer(0, 1);
-  facts.running = rows.integer(0, 2);
-  activity_.describe(r.queue, facts);
+  // A running job is explained by its record alone.
+  if (!is_terminal(r.state) && r.state != JobState::kRunning) {
+    const auto rows = c.run(
+        "queue_facts",
+        "SELECT coalesce((SELECT paused FROM errand.queues WHERE name = $1), false), "
+        "(SELECT count(*) FROM (SELECT 1 FROM errand.jobs WHERE queue = $1 AND state = 'queued' "
+        "AND (priority > $2 OR (priority = $2 AND (run_at, id) < ($3, $4::uuid))) LIMIT $5) a), "
+        "EXISTS (SELECT 1 FROM errand.jobs WHERE queue = $1 AND state = 'running')",
+        PgParams()
+            .text(r.queue)
+            .integer(r.priority)
+            .integer(r.run_at)
+            .text(r.id.to_string())
+            .integer(kMaxAhead));
+    facts.paused = rows.boolean(0, 0);
+    facts.ahead = rows.integer(0, 1);
+    facts.ahead_at_least = facts.ahead >= kMaxAhead;
+    facts.running = rows.boolean(0, 2) ? 1 : 0;  // only "none or some" matters
+    activity_.describe(r.queue, facts);
+  }
   v.waiting_on = explain_wait(r, facts, now_millis());
 }
 
@@ -475,9 +478,7 @@ void PostgresBroker::ack(AckSpec spec, Callback<JobState> done) {
         auto r = leased_job(c, spec.id, spec.lease);
         if (!r) return r.status();
         ack_job(*r, now_millis(), change);
-        save_job(c, *r);
-        c.run("set_result", "UPDATE errand.jobs SET result = $2 WHERE id = $1",
-              id_param(spec.id).text(spec.result_json));
+        save_job(c, *r, &spec.result_json);  // the record and its result
         return JobState::kSucceeded;
       });
 }

@@ -55,6 +55,8 @@ CREATE UNIQUE INDEX jobs_idempotency ON errand.jobs (queue, idempotency_key)
 -- Timers: each kind is found by its own small index.
 CREATE INDEX jobs_scheduled ON errand.jobs (run_at) WHERE state = 'scheduled';
 CREATE INDEX jobs_leases ON errand.jobs (lease_expires_at) WHERE state = 'running';
+-- Whether a queue has a job running (waiting_on: its workers are busy, not gone).
+CREATE INDEX jobs_running ON errand.jobs (queue) WHERE state = 'running';
 CREATE INDEX jobs_deadlines ON errand.jobs (deadline)
   WHERE state IN ('queued', 'scheduled') AND deadline IS NOT NULL;
 -- Retention: failed jobs stay until retried or deleted (SPEC §1).

@@ -124,6 +124,17 @@ TEST(ExplainWait, QueuedCountsAhead) {
   const WaitingOn w = explain(record(JobState::kQueued), f);
   EXPECT_EQ(w.reason, WaitReason::kQueued);
   EXPECT_EQ(w.ahead, 12'345);
+  EXPECT_FALSE(w.ahead_at_least);
+}
+
+TEST(ExplainWait, AStoreThatStoppedCountingSaysAtLeast) {
+  QueueFacts f = asked_recently();
+  f.ahead = 100;
+  f.ahead_at_least = true;
+  const WaitingOn w = explain(record(JobState::kQueued), f);
+  EXPECT_EQ(w.ahead, 100);
+  EXPECT_TRUE(w.ahead_at_least);
+  EXPECT_EQ(w.message, "queued in 'orders' behind at least 100 jobs that run first");
 }
 
 TEST(ExplainWait, NoWorkersOnlyPastTheThreshold) {

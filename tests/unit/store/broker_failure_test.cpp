@@ -409,7 +409,9 @@ TEST_P(BrokerTest, DeadlineExpiresAScheduledJobBeforeItsRunAt) {
 }
 
 TEST_P(BrokerTest, DeadlineDoesNotExpireAJobAlreadyRunning) {
-  const Millis deadline = now_millis() + 150;
+  // Far enough for a slow store (a sanitizer build on a busy box) to submit
+  // and lease before it.
+  const Millis deadline = now_millis() + 1000;
   SubmitSpec started = job("ttl-run");
   started.deadline = deadline;
   const JobId id = submit_ok(started).record.id;

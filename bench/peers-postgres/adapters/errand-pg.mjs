@@ -1,0 +1,3 @@
+// errand on its PostgreSQL store: the same HTTP API, so errand's own adapter
+// (bench/peers-postgres, copied in by errand's bench/compare).
+export * from './errand.mjs';
