@@ -270,17 +270,28 @@ void PostgresBroker::submit(std::vector<SubmitSpec> specs,
           out[i].replayed = true;
         }
         // Admission: a queue with max_queued counts what waits under a lock
-        // on its row, so two submits cannot both take the last place.
+        // on its row, so two submits cannot both take the last place. A
+        // queue without a limit takes no lock: submits to it never wait on
+        // each other. (A limit set meanwhile holds from the next submit.)
         std::map<std::string_view, std::int64_t> adding;
         for (std::size_t i = 0; i < specs.size(); ++i) {
           if (!out[i].replayed && !replay[i]) ++adding[specs[i].queue];
         }
         for (const auto& [name, n] : adding) {
-          const auto q =
+          const auto q = c.run("queue_limit", "SELECT max_queued FROM errand.queues WHERE name = $1",
+                               PgParams().text(name));
+          if (q.rows() == 0) {
+            c.run("add_queue",
+                  "INSERT INTO errand.queues (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                  PgParams().text(name));
+            continue;
+          }
+          if (q.integer(0, 0) <= 0) continue;
+          const auto locked =
               c.run("lock_queue", "SELECT max_queued FROM errand.queues WHERE name = $1 FOR UPDATE",
                     PgParams().text(name));
-          if (q.rows() == 0 || q.integer(0, 0) <= 0) continue;
-          const std::int64_t max_queued = q.integer(0, 0);
+          const std::int64_t max_queued = locked.integer(0, 0);
+          if (max_queued <= 0) continue;
           const auto w = c.run("waiting",
                                "SELECT coalesce(sum(n), 0) FROM errand.queue_counts "
                                "WHERE queue = $1 AND kind IN ('queued', 'scheduled')",
@@ -291,10 +302,6 @@ void PostgresBroker::submit(std::vector<SubmitSpec> specs,
                                       "' is full: " + std::to_string(waiting) +
                                       " jobs wait, max_queued is " + std::to_string(max_queued));
           }
-        }
-        for (const auto& [name, n] : adding) {
-          c.run("add_queue", "INSERT INTO errand.queues (name) VALUES ($1) ON CONFLICT DO NOTHING",
-                PgParams().text(name));
         }
         for (std::size_t i = 0; i < specs.size(); ++i) {
           const SubmitSpec& s = specs[i];

@@ -86,16 +86,17 @@ CREATE TABLE errand.queues (
 -- counter row: a trigger appends, the store folds them together now and then,
 -- a reader sums. `kind` is a job state or enqueued_total, succeeded_total,
 -- failed_total.
+-- No index: appending is the hot path, and a read sums at most the deltas
+-- of the last few seconds.
 CREATE TABLE errand.queue_counts (
   queue text NOT NULL,
   kind text NOT NULL,
   n bigint NOT NULL
 );
-CREATE INDEX queue_counts_queue ON errand.queue_counts (queue);
 
 -- Who changed what, for the instances that LISTEN on channel 'errand':
--- '<instance>|j|<job id>' after any change of a job, '<instance>|q|<queue>'
--- when a job becomes ready. <instance> is the session's errand.instance
+-- '<instance>|j|<job id>' after any change of an existing job,
+-- '<instance>|q|<queue>' when a job becomes ready. <instance> is the session's errand.instance
 -- setting ('' for other clients, such as an application that calls
 -- errand.enqueue), so an instance can skip what it has already told itself.
 -- Notifications are sent on commit only.
@@ -106,6 +107,11 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     INSERT INTO errand.queue_counts VALUES
       (NEW.queue, NEW.state, 1), (NEW.queue, 'enqueued_total', 1);
+    -- Nobody can be waiting on a job that did not exist: no job notification.
+    IF NEW.state = 'queued' THEN
+      PERFORM pg_notify('errand', me || '|q|' || NEW.queue);
+    END IF;
+    RETURN NULL;
   ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO errand.queue_counts VALUES (OLD.queue, OLD.state, -1);
     PERFORM pg_notify('errand', me || '|j|' || OLD.id);
@@ -119,7 +125,7 @@ BEGIN
     END IF;
   END IF;
   PERFORM pg_notify('errand', me || '|j|' || NEW.id);
-  IF NEW.state = 'queued' AND (TG_OP = 'INSERT' OR OLD.state <> 'queued') THEN
+  IF NEW.state = 'queued' AND OLD.state <> 'queued' THEN
     PERFORM pg_notify('errand', me || '|q|' || NEW.queue);
   END IF;
   RETURN NULL;
@@ -294,8 +300,12 @@ BEGIN
         USING ERRCODE = 'unique_violation';
     END IF;
   END IF;
-  -- A queue with max_queued: counted under a lock on its row, held until commit.
-  SELECT q.max_queued INTO limit_row FROM errand.queues q WHERE q.name = enqueue.queue FOR UPDATE;
+  -- A queue with max_queued: counted under a lock on its row, held until
+  -- commit. A queue without one takes no lock: enqueues never wait on each other.
+  SELECT q.max_queued INTO limit_row FROM errand.queues q WHERE q.name = enqueue.queue;
+  IF FOUND AND limit_row.max_queued > 0 THEN
+    SELECT q.max_queued INTO limit_row FROM errand.queues q WHERE q.name = enqueue.queue FOR UPDATE;
+  END IF;
   IF FOUND AND limit_row.max_queued > 0 THEN
     SELECT coalesce(sum(n), 0) INTO waiting FROM errand.queue_counts c
       WHERE c.queue = enqueue.queue AND c.kind IN ('queued', 'scheduled');
