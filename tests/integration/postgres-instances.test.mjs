@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { Api, openSse, pool, uniqueQueue, waitFor } from './lib/http.mjs';
-import { createDatabase, postgresUrl } from './lib/postgres.mjs';
-import { startServer } from './lib/server.mjs';
+import { createDatabase, databaseUrl, postgresUrl, psql } from './lib/postgres.mjs';
+import { runErrand, startServer } from './lib/server.mjs';
 
 const skip = postgresUrl() ? false : 'needs ERRAND_TEST_POSTGRES (ctest starts a PostgreSQL)';
 
@@ -119,3 +119,51 @@ describe('three errand servers on one PostgreSQL', { skip }, () => {
     assert.equal(events.at(-1).type, 'succeeded');
   });
 });
+
+describe('errand serve --store and errand migrate', { skip }, () => {
+  test('migrate brings a database to the newest schema, and again is a no-op', async () => {
+    const db = createDatabase('errand_migrate');
+    try {
+      const first = await runErrand(['migrate', '--store', db.url]);
+      assert.equal(first.code, 0, first.stderr);
+      const version = /errand schema version (\d+)/.exec(first.stdout)?.[1];
+      assert.ok(Number(version) >= 2, first.stdout);
+      const again = await runErrand(['migrate', '--store', db.url]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(again.stdout, first.stdout);
+      assert.equal(psql(db.url, 'SELECT count(*) FROM errand.schema_version'), version);
+    } finally {
+      db.drop();
+    }
+  });
+
+  test('a database written by a newer errand is refused, and left as it is', async () => {
+    const db = createDatabase('errand_newer');
+    try {
+      assert.equal((await runErrand(['migrate', '--store', db.url])).code, 0);
+      psql(db.url, 'INSERT INTO errand.schema_version (version) VALUES (999)');
+      const res = await runErrand(['serve', '--store', db.url, '--listen', '127.0.0.1:0']);
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(res.stderr, /newer than this errand knows/);
+      assert.equal(psql(db.url, 'SELECT max(version) FROM errand.schema_version'), '999');
+    } finally {
+      db.drop();
+    }
+  });
+
+  test('bad --store values are refused with a clear error', async () => {
+    const bad = await runErrand(['serve', '--store', 'mysql://db/errand', '--listen', '127.0.0.1:0']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--store must be embedded or a postgresql:\/\/ URL/);
+    const embedded = await runErrand(['migrate', '--store', 'embedded']);
+    assert.equal(embedded.code, 2);
+    assert.match(embedded.stderr, /migrate needs a postgresql:\/\/ URL/);
+    // A database that does not exist: no server starts, and the URL's password is not printed.
+    const missing = databaseUrl('errand_no_such_db').replace('user=postgres', 'user=postgres&password=s3cret');
+    const gone = await runErrand(['serve', '--store', missing, '--listen', '127.0.0.1:0']);
+    assert.equal(gone.code, 1, gone.stderr);
+    assert.match(gone.stderr, /cannot open the store/);
+    assert.doesNotMatch(gone.stderr + gone.stdout, /s3cret/);
+  });
+});
+
