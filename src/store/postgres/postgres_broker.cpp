@@ -278,8 +278,9 @@ void PostgresBroker::submit(std::vector<SubmitSpec> specs,
           if (!out[i].replayed && !replay[i]) ++adding[specs[i].queue];
         }
         for (const auto& [name, n] : adding) {
-          const auto q = c.run("queue_limit", "SELECT max_queued FROM errand.queues WHERE name = $1",
-                               PgParams().text(name));
+          const auto q =
+              c.run("queue_limit", "SELECT max_queued FROM errand.queues WHERE name = $1",
+                    PgParams().text(name));
           if (q.rows() == 0) {
             c.run("add_queue",
                   "INSERT INTO errand.queues (name) VALUES ($1) ON CONFLICT DO NOTHING",
