@@ -135,6 +135,8 @@ class PostgresBroker final : public Broker {
 
   // The job `id` locked FOR UPDATE, or nullopt.
   std::optional<JobRecord> lock_job(PgConnection& c, const JobId& id);
+  // Deletes a job and its timeline (discard, retention).
+  void remove_job(PgConnection& c, const JobRecord& r, Millis now, PgChange& change);
   // Writes the fields a transition changes; with `result`, the result too.
   void save_job(PgConnection& c, const JobRecord& r, const std::string* result = nullptr);
   // The running job `id` locked, if `token` is its lease (fencing).

@@ -20,6 +20,8 @@ namespace {
 constexpr int kTimerBatch = 100;
 // Queue counts are folded together about this often (queue_counts in schema.cpp).
 constexpr Millis kCompactEveryMs = 10'000;
+// How soon a sweep looks again at a due timer whose row was locked.
+constexpr Millis kBusyRowRetryMs = 10;
 
 }  // namespace
 
@@ -130,7 +132,9 @@ void PostgresBroker::sweep_loop() {
     wake_all_parked();
     std::unique_lock lock(sweep_mutex_);
     Millis until = std::min(next_sweep_at_, now_millis() + options_.sweep_ms);
-    if (next_timer) until = std::min(until, *next_timer);
+    // A timer already due here is one whose row another transaction holds
+    // (SKIP LOCKED passed it by): look again soon, but do not spin on it.
+    if (next_timer) until = std::min(until, std::max(*next_timer, now_millis() + kBusyRowRetryMs));
     next_sweep_at_ = until;
     while (!stopping_ && now_millis() < next_sweep_at_) {
       sweep_wake_.wait_until(
@@ -169,12 +173,8 @@ std::optional<Millis> PostgresBroker::run_timers(PgConnection& c, Millis now) {
       {"due_purges",
        head + "state IN ('succeeded', 'cancelled', 'expired') AND finished_at <= $1 " +
            "ORDER BY finished_at" + tail,
-       [now](PgConnection& c, JobRecord& r, PgChange& change) {
-         change.removed(r, now);
-         c.run("delete_job", "DELETE FROM errand.jobs WHERE id = $1",
-               PgParams().text(r.id.to_string()));
-         c.run("delete_timeline", "DELETE FROM errand.timeline WHERE owner = $1",
-               PgParams().text(r.id.to_string()));
+       [this, now](PgConnection& c, JobRecord& r, PgChange& change) {
+         remove_job(c, r, now, change);
        }},
   };
   for (const Kind& kind : kinds) {

@@ -155,6 +155,12 @@ std::optional<JobRecord> PostgresBroker::lock_job(PgConnection& c, const JobId& 
   return read_job_row(rows, 0);
 }
 
+void PostgresBroker::remove_job(PgConnection& c, const JobRecord& r, Millis now, PgChange& change) {
+  change.removed(r, now);
+  c.run("delete_job", "DELETE FROM errand.jobs WHERE id = $1", id_param(r.id));
+  c.run("delete_timeline", "DELETE FROM errand.timeline WHERE owner = $1", id_param(r.id));
+}
+
 void PostgresBroker::save_job(PgConnection& c, const JobRecord& r, const std::string* result) {
   if (!result) {
     c.run("update_job", kUpdateJobSql, update_job_params(r));
@@ -544,16 +550,11 @@ void PostgresBroker::retry(JobId id, Callback<JobView> done) {
 }
 
 void PostgresBroker::discard(JobId id, Callback<Empty> done) {
-  transact<Empty>(std::move(done), [id](PgConnection& c, PgChange& change) -> Result<Empty> {
-    static const std::string sql =
-        std::string("SELECT ") + kJobColumns + " FROM errand.jobs WHERE id = $1 FOR UPDATE";
-    const auto rows = c.run("lock_job", sql.c_str(), id_param(id));
-    if (rows.rows() == 0) return job_not_found(id);
-    const JobRecord r = read_job_row(rows, 0);
-    if (Status refused = check_discard(r); !refused.is_ok()) return refused;
-    change.removed(r, now_millis());
-    c.run("delete_job", "DELETE FROM errand.jobs WHERE id = $1", id_param(id));
-    c.run("delete_timeline", "DELETE FROM errand.timeline WHERE owner = $1", id_param(id));
+  transact<Empty>(std::move(done), [this, id](PgConnection& c, PgChange& change) -> Result<Empty> {
+    const auto r = lock_job(c, id);
+    if (!r) return job_not_found(id);
+    if (Status refused = check_discard(*r); !refused.is_ok()) return refused;
+    remove_job(c, *r, now_millis(), change);
     return Empty{};
   });
 }
