@@ -16,6 +16,7 @@
 #include "engine/timeline.hpp"
 #include "engine/waiter_registry.hpp"
 #include "engine/waiting_on.hpp"
+#include "store/postgres/op_groups.hpp"
 #include "store/postgres/pg_pool.hpp"
 #include "store/postgres/postgres_broker.hpp"
 
@@ -25,6 +26,12 @@ namespace errand::postgres::detail {
 // failure or deadlock (or a submit that lost a race for an idempotency key)
 // is tried before the caller is told.
 inline constexpr int kTransactionTries = 4;
+
+// Group commit (op_groups.hpp): how many transactions of one kind run at a
+// time, and how many operations one takes at most.
+inline constexpr int kGroupsRunning = 2;
+inline constexpr std::size_t kMaxSubmitGroup = 256;
+inline constexpr std::size_t kMaxAckGroup = 1000;
 
 // What one transaction changed besides job rows: its timeline events (written
 // before COMMIT), and what to tell this instance once it committed (other
@@ -139,10 +146,36 @@ class PostgresBroker final : public Broker {
   void remove_job(PgConnection& c, const JobRecord& r, Millis now, PgChange& change);
   // Writes the fields a transition changes; with `result`, the result too.
   void save_job(PgConnection& c, const JobRecord& r, const std::string* result = nullptr);
+  // The same for many jobs in one statement; `results`, when given, holds
+  // each job's result.
+  void save_jobs(PgConnection& c, const std::vector<const JobRecord*>& jobs,
+                 const std::vector<const std::string*>* results = nullptr);
   // The running job `id` locked, if `token` is its lease (fencing).
   Result<JobRecord> leased_job(PgConnection& c, const JobId& id, const std::string& token);
   Result<JobView> read_job(PgConnection& c, const JobId& id, bool explained);
-  void explain(PgConnection& c, JobView& v);
+  // Sets v.waiting_on; returns the facts it was told from.
+  QueueFacts explain(PgConnection& c, JobView& v);
+  // explain() for many jobs, sparing the queries whose answer is known.
+  void explain_all(PgConnection& c, const std::vector<JobView*>& views);
+
+  // Submits and acks go in groups (op_groups.hpp).
+  struct PendingSubmit {
+    std::vector<SubmitSpec> specs;
+    Millis now;  // a job is created when it was asked for, not when a connection was free
+    Callback<std::vector<SubmitOutcome>> done;
+  };
+  struct PendingAck {
+    AckSpec spec;
+    Callback<JobState> done;
+  };
+  void run_submits(PgSession& session);
+  void run_acks(PgSession& session);
+  // The submits of `group` in one transaction: their outcomes in order, or
+  // the first refusal (all or nothing).
+  Result<std::vector<SubmitOutcome>> insert_jobs(PgConnection& c, PgChange& change,
+                                                 const std::vector<PendingSubmit*>& group);
+  std::vector<Result<JobState>> ack_jobs(PgConnection& c, PgChange& change,
+                                         const std::vector<PendingAck>& group);
   std::vector<TimelineEvent> read_timeline(PgConnection& c, const JobId& id,
                                            std::uint32_t after_seq);
   Result<std::vector<QueueStats>> read_queues(PgConnection& c, const std::string* only);
@@ -195,6 +228,9 @@ class PostgresBroker final : public Broker {
   std::mutex ids_mutex_;
   UuidV7Generator ids_;  // GUARDED_BY(ids_mutex_)
   std::mt19937_64 rng_;  // GUARDED_BY(ids_mutex_)
+
+  OpGroups<PendingSubmit> submits_{kGroupsRunning, kMaxSubmitGroup};
+  OpGroups<PendingAck> acks_{kGroupsRunning, kMaxAckGroup};
 
   std::mutex parked_mutex_;
   std::list<Parked> parked_;       // GUARDED_BY(parked_mutex_), oldest first

@@ -1,5 +1,8 @@
 #include "store/postgres/job_rows.hpp"
 
+#include <string>
+#include <vector>
+
 namespace errand::postgres {
 
 const char* const kJobColumns =
@@ -34,6 +37,111 @@ const char* const kUpdateJobWithResultSql =
     "lease_token = $11, error_message = $12, error_type = $13, error_detail = $14, "
     "error_attempt = $15, progress = $16, cancel_requested = $17, timeline_seq = $18, "
     "result = $19 WHERE id = $1";
+
+// The columns of kInsertJobSql's parameters and kUpdateJobSql's, with
+// their types, in parameter order.
+namespace {
+
+struct Column {
+  const char* name;
+  const char* type;
+};
+
+constexpr Column kRun[] = {
+    {"started_at", "bigint"},    {"finished_at", "bigint"}, {"lease_expires_at", "bigint"},
+    {"deadline", "bigint"},      {"worker", "text"},        {"lease_token", "text"},
+    {"error_message", "text"},   {"error_type", "text"},    {"error_detail", "text"},
+    {"error_attempt", "integer"}};
+
+std::vector<Column> insert_columns() {
+  std::vector<Column> c = {{"id", "uuid"},
+                           {"queue", "text"},
+                           {"state", "text"},
+                           {"priority", "integer"},
+                           {"attempt", "integer"},
+                           {"max_attempts", "integer"},
+                           {"backoff_initial_ms", "bigint"},
+                           {"backoff_multiplier", "double precision"},
+                           {"backoff_max_ms", "bigint"},
+                           {"backoff_jitter", "double precision"},
+                           {"lease_ms", "bigint"},
+                           {"granted_lease_ms", "bigint"},
+                           {"created_at", "bigint"},
+                           {"run_at", "bigint"}};
+  c.insert(c.end(), std::begin(kRun), std::end(kRun));
+  c.insert(c.end(), {{"progress", "text"},
+                     {"cancel_requested", "boolean"},
+                     {"idempotency_key", "text"},
+                     // An array of arrays cannot be unnested row by row: each
+                     // row's tags travel as the text of a text[] and are cast.
+                     {"tags", "text"},
+                     {"traceparent", "text"},
+                     {"timeline_seq", "integer"},
+                     {"flow_id", "uuid"},
+                     {"flow_step", "text"},
+                     {"flow_compensating", "boolean"},
+                     {"payload", "text"}});
+  return c;
+}
+
+std::vector<Column> update_columns(bool with_result) {
+  std::vector<Column> c = {{"id", "uuid"},
+                           {"state", "text"},
+                           {"attempt", "integer"},
+                           {"granted_lease_ms", "bigint"},
+                           {"run_at", "bigint"}};
+  c.insert(c.end(), std::begin(kRun), std::end(kRun));
+  c.insert(c.end(),
+           {{"progress", "text"}, {"cancel_requested", "boolean"}, {"timeline_seq", "integer"}});
+  if (with_result) c.push_back({"result", "text"});
+  return c;
+}
+
+// unnest($1::uuid[], $2::text[], ...) AS u(id, queue, ...)
+std::string unnest_columns(const std::vector<Column>& columns) {
+  std::string args, names;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (i > 0) args += ", ", names += ", ";
+    args += "$" + std::to_string(i + 1) + "::" + columns[i].type + "[]";
+    names += columns[i].name;
+  }
+  return "unnest(" + args + ") AS u(" + names + ")";
+}
+
+std::string insert_jobs_sql() {
+  const auto columns = insert_columns();
+  std::string names, values;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (i > 0) names += ", ", values += ", ";
+    names += columns[i].name;
+    values += std::string("u.") + columns[i].name;
+    if (std::string_view(columns[i].name) == "tags") values += "::text[]";
+  }
+  return "INSERT INTO errand.jobs (" + names + ") SELECT " + values + " FROM " +
+         unnest_columns(columns) +
+         " ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING";
+}
+
+std::string update_jobs_sql(bool with_result) {
+  const auto columns = update_columns(with_result);
+  std::string set;
+  for (std::size_t i = 1; i < columns.size(); ++i) {
+    if (i > 1) set += ", ";
+    set += std::string(columns[i].name) + " = u." + columns[i].name;
+  }
+  return "UPDATE errand.jobs j SET " + set + " FROM " + unnest_columns(columns) +
+         " WHERE j.id = u.id";
+}
+
+const std::string insert_jobs = insert_jobs_sql();
+const std::string update_jobs = update_jobs_sql(false);
+const std::string update_jobs_with_result = update_jobs_sql(true);
+
+}  // namespace
+
+const char* const kInsertJobsSql = insert_jobs.c_str();
+const char* const kUpdateJobsSql = update_jobs.c_str();
+const char* const kUpdateJobsWithResultSql = update_jobs_with_result.c_str();
 
 namespace {
 

@@ -25,4 +25,11 @@ extern const char* const kUpdateJobSql;
 // The same, and `result` = $19.
 extern const char* const kUpdateJobWithResultSql;
 
+// Many jobs in one statement: PgParams::columns() of their insert_job_params()
+// (or update_job_params(), with the result last for the _with_result form).
+// Inserting skips a job whose idempotency key is taken, as kInsertJobSql.
+extern const char* const kInsertJobsSql;
+extern const char* const kUpdateJobsSql;
+extern const char* const kUpdateJobsWithResultSql;
+
 }  // namespace errand::postgres

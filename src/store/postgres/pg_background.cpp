@@ -73,14 +73,19 @@ void PostgresBroker::listen_loop() {
 }
 
 void PostgresBroker::on_notification(std::string_view payload) {
-  // '<instance>|<kind>|<value>' (schema.cpp, errand.on_job_change).
+  // '<instance>|<kind>|<value>' (schema.cpp, the triggers on errand.jobs).
   const auto first = payload.find('|');
   if (first == std::string_view::npos || payload.size() < first + 3) return;
   if (payload.substr(0, first) == instance_) return;  // told itself at commit
   const char kind = payload[first + 1];
   const std::string_view value = payload.substr(first + 3);
   if (kind == 'j') {
-    if (const auto id = JobId::parse(value)) waiters_.notify_all(job_topic(*id));
+    // Up to 200 ids, comma-separated (errand.notify_jobs).
+    for (std::string_view rest = value; !rest.empty();) {
+      const auto comma = std::min(rest.find(','), rest.size());
+      if (const auto id = JobId::parse(rest.substr(0, comma))) waiters_.notify_all(job_topic(*id));
+      rest.remove_prefix(std::min(comma + 1, rest.size()));
+    }
   } else if (kind == 'q') {
     const std::string queue(value);
     waiters_.notify_some(queue_topic(queue), 1);

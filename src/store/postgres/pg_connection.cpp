@@ -20,19 +20,52 @@ PgParams& PgParams::real(double v) {
   return add(std::string(buf, static_cast<std::size_t>(n)));
 }
 
+namespace {
+
+void append_element(std::string& out, std::string_view v) {
+  out += '"';
+  for (char ch : v) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  out += '"';
+}
+
+}  // namespace
+
 PgParams& PgParams::text_array(const std::vector<std::string>& v) {
   std::string out = "{";
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (i > 0) out += ',';
-    out += '"';
-    for (char ch : v[i]) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '"';
+    append_element(out, v[i]);
   }
   out += '}';
   return add(std::move(out));
+}
+
+PgParams& PgParams::array(const std::vector<std::optional<std::string>>& v) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out += ',';
+    if (v[i]) {
+      append_element(out, *v[i]);
+    } else {
+      out += "NULL";
+    }
+  }
+  out += '}';
+  return add(std::move(out));
+}
+
+PgParams PgParams::columns(const std::vector<PgParams>& rows) {
+  PgParams out;
+  if (rows.empty()) return out;
+  std::vector<std::optional<std::string>> column(rows.size());
+  for (std::size_t c = 0; c < rows.front().size(); ++c) {
+    for (std::size_t r = 0; r < rows.size(); ++r) column[r] = rows[r].values_.at(c);
+    out.array(column);
+  }
+  return out;
 }
 
 PgResult::PgResult(pg_result* r) : r_(r, PQclear) {}

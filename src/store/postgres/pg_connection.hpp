@@ -57,6 +57,12 @@ class PgParams {
   PgParams& text_or_null(std::string_view v) { return v.empty() ? null() : text(v); }
   // A text[] value, in PostgreSQL's array syntax with every element quoted.
   PgParams& text_array(const std::vector<std::string>& v);
+  // An array value whose elements may be NULL; cast it in the SQL ($1::bigint[]).
+  PgParams& array(const std::vector<std::optional<std::string>>& v);
+  // Many rows' parameters as one array per column, for statements that
+  // handle many rows at once (`unnest($1::uuid[], $2::text[], ...)`). Every
+  // row has the same number of values.
+  static PgParams columns(const std::vector<PgParams>& rows);
   std::size_t size() const { return values_.size(); }
   const std::vector<std::optional<std::string>>& values() const { return values_; }
 

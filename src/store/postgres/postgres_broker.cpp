@@ -3,9 +3,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
+#include <tuple>
 
 #include "core/time.hpp"
 #include "store/postgres/broker_impl.hpp"
@@ -169,6 +171,22 @@ void PostgresBroker::save_job(PgConnection& c, const JobRecord& r, const std::st
   c.run("update_job_result", kUpdateJobWithResultSql, update_job_params(r).text(*result));
 }
 
+void PostgresBroker::save_jobs(PgConnection& c, const std::vector<const JobRecord*>& jobs,
+                               const std::vector<const std::string*>* results) {
+  if (jobs.size() == 1) return save_job(c, *jobs[0], results ? (*results)[0] : nullptr);
+  if (jobs.empty()) return;
+  std::vector<PgParams> rows;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    rows.push_back(update_job_params(*jobs[i]));
+    if (results) rows.back().text(*(*results)[i]);
+  }
+  if (results) {
+    c.run("update_jobs_result", kUpdateJobsWithResultSql, PgParams::columns(rows));
+  } else {
+    c.run("update_jobs", kUpdateJobsSql, PgParams::columns(rows));
+  }
+}
+
 Result<JobRecord> PostgresBroker::leased_job(PgConnection& c, const JobId& id,
                                              const std::string& token) {
   auto r = lock_job(c, id);
@@ -190,7 +208,7 @@ Result<JobView> PostgresBroker::read_job(PgConnection& c, const JobId& id, bool 
   return v;
 }
 
-void PostgresBroker::explain(PgConnection& c, JobView& v) {
+QueueFacts PostgresBroker::explain(PgConnection& c, JobView& v) {
   const JobRecord& r = v.record;
   QueueFacts facts;
   facts.no_worker_after_ms = options_.no_worker_after_ms;
@@ -215,6 +233,34 @@ void PostgresBroker::explain(PgConnection& c, JobView& v) {
     activity_.describe(r.queue, facts);
   }
   v.waiting_on = explain_wait(r, facts, now_millis());
+  return facts;
+}
+
+void PostgresBroker::explain_all(PgConnection& c, const std::vector<JobView*>& views) {
+  // Queued jobs of one queue and priority, in lease order: each has at
+  // least as many jobs ahead as the one before it, so once one has
+  // kMaxAhead ahead, all after it do, and need no query of their own.
+  std::map<std::pair<std::string_view, int>, std::vector<JobView*>> queued;
+  for (JobView* v : views) {
+    if (v->record.state != JobState::kQueued) {
+      explain(c, *v);
+      continue;
+    }
+    queued[{v->record.queue, v->record.priority}].push_back(v);
+  }
+  for (auto& [queue, jobs] : queued) {
+    std::sort(jobs.begin(), jobs.end(), [](const JobView* a, const JobView* b) {
+      return std::tie(a->record.run_at, a->record.id) < std::tie(b->record.run_at, b->record.id);
+    });
+    std::optional<QueueFacts> full;  // facts with kMaxAhead ahead
+    for (JobView* v : jobs) {
+      if (full) {
+        v->waiting_on = explain_wait(v->record, *full, now_millis());
+        continue;
+      }
+      if (QueueFacts facts = explain(c, *v); facts.ahead_at_least) full = facts;
+    }
+  }
 }
 
 std::vector<TimelineEvent> PostgresBroker::read_timeline(PgConnection& c, const JobId& id,
@@ -235,106 +281,157 @@ std::vector<TimelineEvent> PostgresBroker::read_timeline(PgConnection& c, const 
 
 void PostgresBroker::submit(std::vector<SubmitSpec> specs,
                             Callback<std::vector<SubmitOutcome>> done) {
-  auto shared = std::make_shared<std::vector<SubmitSpec>>(std::move(specs));
-  // A job is created when it was asked for, not when a connection was free.
-  const Millis now = now_millis();
-  transact<std::vector<SubmitOutcome>>(
-      std::move(done),
-      [this, shared, now](PgConnection& c, PgChange& change) -> Result<std::vector<SubmitOutcome>> {
-        const std::vector<SubmitSpec>& specs = *shared;
-        static const std::string find_key = std::string("SELECT ") + kJobColumns +
-                                            ", payload, result FROM errand.jobs "
-                                            "WHERE queue = $1 AND idempotency_key = $2";
-        // Every idempotency key first: the batch is all or nothing. A key
-        // repeated inside the batch must carry the same payload too; its
-        // second use replays the first.
-        std::vector<SubmitOutcome> out(specs.size());
-        std::vector<bool> replay(specs.size(), false);
-        std::map<std::pair<std::string_view, std::string_view>, std::size_t> batch_keys;
-        for (std::size_t i = 0; i < specs.size(); ++i) {
-          const SubmitSpec& s = specs[i];
-          if (s.idempotency_key.empty()) continue;
-          const std::string where =
-              specs.size() > 1 ? " (job " + std::to_string(i) + ")" : std::string();
-          const Status used = conflict("idempotency key '" + s.idempotency_key +
-                                       "' is already used with a different payload" + where);
-          auto [seen, fresh] = batch_keys.try_emplace({s.queue, s.idempotency_key}, i);
-          if (!fresh) {
-            if (specs[seen->second].payload_json != s.payload_json) return used;
-            replay[i] = true;
-            continue;
-          }
-          const auto rows =
-              c.run("find_key", find_key.c_str(), PgParams().text(s.queue).text(s.idempotency_key));
-          if (rows.rows() == 0) continue;
-          if (!same_json(rows.text(0, kJobColumnCount), s.payload_json)) return used;
-          out[i].job =
-              JobView{read_job_row(rows, 0), std::string(rows.text(0, kJobColumnCount)), {}};
-          if (!rows.is_null(0, kJobColumnCount + 1)) {
-            out[i].job.result_json = std::string(rows.text(0, kJobColumnCount + 1));
-          }
-          out[i].replayed = true;
-        }
-        // Admission: a queue with max_queued counts what waits under a lock
-        // on its row, so two submits cannot both take the last place. A
-        // queue without a limit takes no lock: submits to it never wait on
-        // each other. (A limit set meanwhile holds from the next submit.)
-        std::map<std::string_view, std::int64_t> adding;
-        for (std::size_t i = 0; i < specs.size(); ++i) {
-          if (!out[i].replayed && !replay[i]) ++adding[specs[i].queue];
-        }
-        for (const auto& [name, n] : adding) {
-          const auto q =
-              c.run("queue_limit", "SELECT max_queued FROM errand.queues WHERE name = $1",
-                    PgParams().text(name));
-          if (q.rows() == 0) {
-            c.run("add_queue",
-                  "INSERT INTO errand.queues (name) VALUES ($1) ON CONFLICT DO NOTHING",
-                  PgParams().text(name));
-            continue;
-          }
-          if (q.integer(0, 0) <= 0) continue;
-          const auto locked =
-              c.run("lock_queue", "SELECT max_queued FROM errand.queues WHERE name = $1 FOR UPDATE",
-                    PgParams().text(name));
-          const std::int64_t max_queued = locked.integer(0, 0);
-          if (max_queued <= 0) continue;
-          const auto w = c.run("waiting",
-                               "SELECT coalesce(sum(n), 0) FROM errand.queue_counts "
-                               "WHERE queue = $1 AND kind IN ('queued', 'scheduled')",
-                               PgParams().text(name));
-          const std::int64_t waiting = w.integer(0, 0);
-          if (waiting + n > max_queued) {
-            return resource_exhausted("queue '" + std::string(name) +
-                                      "' is full: " + std::to_string(waiting) +
-                                      " jobs wait, max_queued is " + std::to_string(max_queued));
-          }
-        }
-        for (std::size_t i = 0; i < specs.size(); ++i) {
-          const SubmitSpec& s = specs[i];
-          if (out[i].replayed) continue;
-          if (replay[i]) {
-            out[i] = out[batch_keys.at({s.queue, s.idempotency_key})];
-            out[i].replayed = true;
-            continue;
-          }
-          JobId id;
-          {
-            std::lock_guard lock(ids_mutex_);
-            id = ids_.next(now);
-          }
-          JobRecord r = new_job(s, id, now, change);
-          const auto inserted =
-              c.run("insert_job", kInsertJobSql, insert_job_params(r, s.payload_json));
-          if (inserted.affected() == 0) {
-            // Another submit took the key since we looked: again, to replay it.
-            throw PgError("40001", "an idempotency key was taken meanwhile");
-          }
-          out[i].job = JobView{std::move(r), s.payload_json, {}};
-        }
-        for (auto& o : out) explain(c, o.job);
-        return out;
-      });
+  if (stopping_) return done(unavailable("the store is shut down"));
+  if (submits_.add(PendingSubmit{std::move(specs), now_millis(), std::move(done)})) {
+    pool_.post([this](PgSession& session) { run_submits(session); });
+  }
+}
+
+void PostgresBroker::run_submits(PgSession& session) {
+  for (auto group = submits_.next(); !group.empty(); group = submits_.next()) {
+    std::vector<PendingSubmit*> all;
+    for (auto& p : group) all.push_back(&p);
+    const Body<std::vector<SubmitOutcome>> together =
+        [this, &all](PgConnection& c, PgChange& change) { return insert_jobs(c, change, all); };
+    auto outcomes = run_transaction(session, together);
+    if (!outcomes.is_ok() && group.size() > 1 && outcomes.status().code() != Code::kUnavailable) {
+      // A refusal (a key used with another payload, a full queue) is one
+      // caller's: each goes alone, and hears its own answer.
+      for (auto& p : group) {
+        std::vector<PendingSubmit*> one{&p};
+        const Body<std::vector<SubmitOutcome>> alone =
+            [this, &one](PgConnection& c, PgChange& change) { return insert_jobs(c, change, one); };
+        p.done(run_transaction(session, alone));
+      }
+      continue;
+    }
+    if (!outcomes.is_ok()) {
+      for (auto& p : group) p.done(outcomes.status());
+      continue;
+    }
+    auto next = outcomes.value().begin();
+    for (auto& p : group) {
+      std::vector<SubmitOutcome> mine(std::make_move_iterator(next),
+                                      std::make_move_iterator(next + p.specs.size()));
+      next += static_cast<std::ptrdiff_t>(p.specs.size());
+      p.done(std::move(mine));
+    }
+  }
+}
+
+Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
+    PgConnection& c, PgChange& change, const std::vector<PendingSubmit*>& group) {
+  std::vector<const SubmitSpec*> specs;
+  std::vector<Millis> created;
+  for (const PendingSubmit* p : group) {
+    for (const SubmitSpec& s : p->specs) {
+      specs.push_back(&s);
+      created.push_back(p->now);
+    }
+  }
+  static const std::string find_key = std::string("SELECT ") + kJobColumns +
+                                      ", payload, result FROM errand.jobs "
+                                      "WHERE queue = $1 AND idempotency_key = $2";
+  // Every idempotency key first: the batch is all or nothing. A key
+  // repeated inside the batch must carry the same payload too; its
+  // second use replays the first.
+  std::vector<SubmitOutcome> out(specs.size());
+  std::vector<bool> replay(specs.size(), false);
+  std::map<std::pair<std::string_view, std::string_view>, std::size_t> batch_keys;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const SubmitSpec& s = *specs[i];
+    if (s.idempotency_key.empty()) continue;
+    const std::string where = specs.size() > 1 ? " (job " + std::to_string(i) + ")" : std::string();
+    const Status used = conflict("idempotency key '" + s.idempotency_key +
+                                 "' is already used with a different payload" + where);
+    auto [seen, fresh] = batch_keys.try_emplace({s.queue, s.idempotency_key}, i);
+    if (!fresh) {
+      if (specs[seen->second]->payload_json != s.payload_json) return used;
+      replay[i] = true;
+      continue;
+    }
+    const auto rows =
+        c.run("find_key", find_key.c_str(), PgParams().text(s.queue).text(s.idempotency_key));
+    if (rows.rows() == 0) continue;
+    if (!same_json(rows.text(0, kJobColumnCount), s.payload_json)) return used;
+    out[i].job = JobView{read_job_row(rows, 0), std::string(rows.text(0, kJobColumnCount)), {}};
+    if (!rows.is_null(0, kJobColumnCount + 1)) {
+      out[i].job.result_json = std::string(rows.text(0, kJobColumnCount + 1));
+    }
+    out[i].replayed = true;
+  }
+  // Admission: a queue with max_queued counts what waits under a lock on
+  // its row, so two submits cannot both take the last place. A queue
+  // without a limit takes no lock: submits to it never wait on each other.
+  // (A limit set meanwhile holds from the next submit.)
+  std::map<std::string, std::int64_t> adding;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (!out[i].replayed && !replay[i]) ++adding[specs[i]->queue];
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, n] : adding) names.push_back(name);
+  const auto known =
+      c.run("queue_limits", "SELECT name, max_queued FROM errand.queues WHERE name = ANY($1)",
+            PgParams().text_array(names));
+  std::map<std::string_view, std::int64_t> limits;
+  for (int i = 0; i < known.rows(); ++i) limits[known.text(i, 0)] = known.integer(i, 1);
+  std::vector<std::string> unknown;
+  for (const auto& name : names) {
+    if (!limits.contains(name)) unknown.push_back(name);
+  }
+  if (!unknown.empty()) {
+    c.run("add_queues",
+          "INSERT INTO errand.queues (name) SELECT unnest($1::text[]) ORDER BY 1 "
+          "ON CONFLICT DO NOTHING",
+          PgParams().text_array(unknown));
+  }
+  for (const auto& [name, n] : adding) {
+    const auto limit = limits.find(name);
+    if (limit == limits.end() || limit->second <= 0) continue;
+    const auto locked =
+        c.run("lock_queue", "SELECT max_queued FROM errand.queues WHERE name = $1 FOR UPDATE",
+              PgParams().text(name));
+    const std::int64_t max_queued = locked.integer(0, 0);
+    if (max_queued <= 0) continue;
+    const auto w = c.run("waiting",
+                         "SELECT coalesce(sum(n), 0) FROM errand.queue_counts "
+                         "WHERE queue = $1 AND kind IN ('queued', 'scheduled')",
+                         PgParams().text(name));
+    const std::int64_t waiting = w.integer(0, 0);
+    if (waiting + n > max_queued) {
+      return resource_exhausted("queue '" + name + "' is full: " + std::to_string(waiting) +
+                                " jobs wait, max_queued is " + std::to_string(max_queued));
+    }
+  }
+  std::vector<PgParams> rows;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const SubmitSpec& s = *specs[i];
+    if (out[i].replayed) continue;
+    if (replay[i]) {
+      out[i] = out[batch_keys.at({s.queue, s.idempotency_key})];
+      out[i].replayed = true;
+      continue;
+    }
+    JobId id;
+    {
+      std::lock_guard lock(ids_mutex_);
+      id = ids_.next(created[i]);
+    }
+    JobRecord r = new_job(s, id, created[i], change);
+    rows.push_back(insert_job_params(r, s.payload_json));
+    out[i].job = JobView{std::move(r), s.payload_json, {}};
+  }
+  if (!rows.empty()) {
+    const auto inserted = c.run("insert_jobs", kInsertJobsSql, PgParams::columns(rows));
+    if (inserted.affected() != static_cast<int>(rows.size())) {
+      // Another submit took a key since we looked: again, to replay it.
+      throw PgError("40001", "an idempotency key was taken meanwhile");
+    }
+  }
+  std::vector<JobView*> views;
+  for (auto& o : out) views.push_back(&o.job);
+  explain_all(c, views);
+  return out;
 }
 
 // ---- Leases -----------------------------------------------------------------
@@ -346,6 +443,7 @@ std::vector<JobView> PostgresBroker::take_ready(PgConnection& c, const LeaseSpec
                                    "'queued' ORDER BY priority DESC, run_at, id LIMIT $2 "
                                    "FOR UPDATE SKIP LOCKED";
   std::vector<JobView> leased;
+  std::vector<JobRecord> expired;
   const auto paused =
       c.run("paused_of", "SELECT name FROM errand.queues WHERE paused AND name = ANY($1::text[])",
             PgParams().text_array(spec.queues));
@@ -360,12 +458,11 @@ std::vector<JobView> PostgresBroker::take_ready(PgConnection& c, const LeaseSpec
         JobRecord r = read_job_row(rows, i);
         if (r.deadline && *r.deadline <= now) {
           expire_job(r, now, change);  // its timer has not run yet; never deliver it late
-          save_job(c, r);
+          expired.push_back(std::move(r));
           continue;
         }
         lease_job(r, spec.worker, new_lease_token(), spec.lease_ms.value_or(r.lease_ms), now,
                   change);
-        save_job(c, r);
         leased.push_back(JobView{std::move(r), std::string(rows.text(i, kJobColumnCount)), {}});
       }
       if (rows.rows() < want) break;  // the queue has no more (unlocked) ready jobs
@@ -375,6 +472,10 @@ std::vector<JobView> PostgresBroker::take_ready(PgConnection& c, const LeaseSpec
     }
     if (static_cast<int>(leased.size()) >= spec.max) break;
   }
+  std::vector<const JobRecord*> changed;
+  for (const auto& r : expired) changed.push_back(&r);
+  for (const auto& v : leased) changed.push_back(&v.record);
+  save_jobs(c, changed);
   return leased;
 }
 
@@ -486,15 +587,68 @@ bool PostgresBroker::unpark(std::uint64_t ticket) {
 // ---- Worker calls -----------------------------------------------------------
 
 void PostgresBroker::ack(AckSpec spec, Callback<JobState> done) {
-  transact<JobState>(
-      std::move(done),
-      [this, spec = std::move(spec)](PgConnection& c, PgChange& change) -> Result<JobState> {
-        auto r = leased_job(c, spec.id, spec.lease);
-        if (!r) return r.status();
-        ack_job(*r, now_millis(), change);
-        save_job(c, *r, &spec.result_json);  // the record and its result
-        return JobState::kSucceeded;
-      });
+  if (stopping_) return done(unavailable("the store is shut down"));
+  if (acks_.add(PendingAck{std::move(spec), std::move(done)})) {
+    pool_.post([this](PgSession& session) { run_acks(session); });
+  }
+}
+
+void PostgresBroker::run_acks(PgSession& session) {
+  for (auto group = acks_.next(); !group.empty(); group = acks_.next()) {
+    // Each ack's refusal (a lost lease) is its own; the transaction fails
+    // only as a whole (PostgreSQL gone).
+    std::vector<Result<JobState>> answers;
+    const Body<Empty> body = [this, &group, &answers](PgConnection& c, PgChange& change) {
+      answers = ack_jobs(c, change, group);
+      return Result<Empty>(Empty{});
+    };
+    const auto committed = run_transaction(session, body);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      group[i].done(committed.is_ok() ? std::move(answers[i]) : committed.status());
+    }
+  }
+}
+
+std::vector<Result<JobState>> PostgresBroker::ack_jobs(PgConnection& c, PgChange& change,
+                                                       const std::vector<PendingAck>& group) {
+  static const std::string lock_jobs = std::string("SELECT ") + kJobColumns +
+                                       " FROM errand.jobs WHERE id = ANY($1::uuid[]) "
+                                       "ORDER BY id FOR UPDATE";
+  std::vector<std::string> ids;
+  for (const auto& a : group) ids.push_back(a.spec.id.to_string());
+  const auto rows = c.run("lock_jobs", lock_jobs.c_str(), PgParams().text_array(ids));
+  std::map<JobId, JobRecord> jobs;
+  for (int i = 0; i < rows.rows(); ++i) {
+    JobRecord r = read_job_row(rows, i);
+    jobs.emplace(r.id, std::move(r));
+  }
+  std::vector<Result<JobState>> answers;
+  std::map<JobId, const std::string*> results;  // the jobs acked, with their results
+  const Millis now = now_millis();
+  for (const auto& a : group) {
+    const auto it = jobs.find(a.spec.id);
+    if (it == jobs.end()) {
+      answers.emplace_back(job_not_found(a.spec.id));
+      continue;
+    }
+    JobRecord& r = it->second;
+    // In order: a second ack of one job in the group finds it succeeded.
+    if (r.state != JobState::kRunning || r.lease_token != a.spec.lease) {
+      answers.emplace_back(lease_lost(a.spec.id));
+      continue;
+    }
+    ack_job(r, now, change);
+    results[r.id] = &a.spec.result_json;
+    answers.emplace_back(JobState::kSucceeded);
+  }
+  std::vector<const JobRecord*> acked;
+  std::vector<const std::string*> acked_results;
+  for (const auto& [id, result] : results) {
+    acked.push_back(&jobs.at(id));
+    acked_results.push_back(result);
+  }
+  save_jobs(c, acked, &acked_results);
+  return answers;
 }
 
 void PostgresBroker::fail(FailSpec spec, Callback<FailOutcome> done) {

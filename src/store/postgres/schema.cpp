@@ -338,7 +338,73 @@ BEGIN
 END $$;
 )sql";
 
-constexpr std::array kMigrations = {kV1, kV2};
+// Counts and notifications once a statement, not once a row: a lease or a
+// group of acks changes many jobs in one UPDATE, and a row trigger's
+// INSERT and NOTIFY for each of them cost more than the change itself.
+// Job ids go out up to 200 a notification ('<instance>|j|<id>,<id>,...',
+// under NOTIFY's 8000-byte limit). (PostgreSQL lets a trigger with
+// transition tables fire on one kind of statement only: three triggers.)
+constexpr const char* kStatementTriggers = R"sql(
+DROP TRIGGER jobs_changed ON errand.jobs;
+DROP FUNCTION errand.on_job_change();
+
+CREATE FUNCTION errand.notify_jobs(me text, ids text[]) RETURNS void LANGUAGE sql AS $$
+  SELECT pg_notify('errand', me || '|j|' || array_to_string(ids[i : i + 199], ','))
+  FROM generate_series(1, coalesce(array_length(ids, 1), 0), 200) AS i;
+$$;
+
+CREATE FUNCTION errand.on_jobs_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  me text := coalesce(current_setting('errand.instance', true), '');
+BEGIN
+  INSERT INTO errand.queue_counts
+    SELECT queue, state, count(*) FROM new_rows GROUP BY 1, 2
+    UNION ALL SELECT queue, 'enqueued_total', count(*) FROM new_rows GROUP BY 1;
+  -- Nobody can be waiting on a job that did not exist: no job notification.
+  PERFORM pg_notify('errand', me || '|q|' || queue)
+    FROM (SELECT DISTINCT queue FROM new_rows WHERE state = 'queued') q;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION errand.on_jobs_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  me text := coalesce(current_setting('errand.instance', true), '');
+BEGIN
+  WITH moved AS (
+    SELECT n.queue, o.state AS was, n.state AS now
+    FROM old_rows o JOIN new_rows n USING (id) WHERE o.state <> n.state)
+  INSERT INTO errand.queue_counts
+    SELECT queue, kind, sum(n) FROM (
+      SELECT queue, was AS kind, -1 AS n FROM moved
+      UNION ALL SELECT queue, now, 1 FROM moved
+      UNION ALL SELECT queue, now || '_total', 1 FROM moved WHERE now IN ('succeeded', 'failed')
+    ) d GROUP BY 1, 2 HAVING sum(n) <> 0;
+  PERFORM errand.notify_jobs(me, ARRAY(SELECT id::text FROM new_rows));
+  PERFORM pg_notify('errand', me || '|q|' || queue)
+    FROM (SELECT DISTINCT n.queue FROM old_rows o JOIN new_rows n USING (id)
+          WHERE n.state = 'queued' AND o.state <> 'queued') q;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION errand.on_jobs_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  me text := coalesce(current_setting('errand.instance', true), '');
+BEGIN
+  INSERT INTO errand.queue_counts SELECT queue, state, -count(*) FROM old_rows GROUP BY 1, 2;
+  PERFORM errand.notify_jobs(me, ARRAY(SELECT id::text FROM old_rows));
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobs_inserted AFTER INSERT ON errand.jobs
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION errand.on_jobs_inserted();
+CREATE TRIGGER jobs_updated AFTER UPDATE ON errand.jobs
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION errand.on_jobs_updated();
+CREATE TRIGGER jobs_deleted AFTER DELETE ON errand.jobs
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION errand.on_jobs_deleted();
+)sql";
+
+constexpr std::array kMigrations = {kV1, kV2, kStatementTriggers};
 
 }  // namespace
 
