@@ -822,8 +822,7 @@ Result<std::vector<QueueStats>> PostgresBroker::read_queues(PgConnection& c,
   if (only) p.text(*only);
   const std::string where = only ? " WHERE q.name = $1" : "";
   const auto rows = c.exec(
-      "SELECT q.name, q.paused, q.max_queued, (SELECT min(run_at) FROM errand.jobs j "
-      "WHERE j.queue = q.name AND j.state = 'queued') FROM errand.queues q" +
+      "SELECT q.name, q.paused, q.max_queued, errand.oldest_ready(q.name) FROM errand.queues q" +
           where + " ORDER BY q.name",
       p);
   const auto counts =

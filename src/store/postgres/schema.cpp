@@ -344,7 +344,26 @@ END $$;
 // Job ids go out up to 200 a notification ('<instance>|j|<id>,<id>,...',
 // under NOTIFY's 8000-byte limit). (PostgreSQL lets a trigger with
 // transition tables fire on one kind of statement only: three triggers.)
+//
+// And one index fewer: jobs_queued_since, on (queue, run_at) of ready jobs,
+// looked to the planner as good as jobs_ready for a claim of a queue it had
+// no statistics for yet (a new queue), and it then read and sorted the
+// whole backlog on every lease. A queue's oldest ready job is now found in
+// jobs_ready, level by level of priority (errand.oldest_ready).
 constexpr const char* kStatementTriggers = R"sql(
+DROP INDEX errand.jobs_queued_since;
+CREATE FUNCTION errand.oldest_ready(q text) RETURNS bigint LANGUAGE sql STABLE AS $$
+  WITH RECURSIVE levels AS (
+    (SELECT priority, run_at FROM errand.jobs WHERE queue = q AND state = 'queued'
+     ORDER BY priority DESC, run_at, id LIMIT 1)
+    UNION ALL
+    SELECT n.priority, n.run_at FROM levels l CROSS JOIN LATERAL
+      (SELECT priority, run_at FROM errand.jobs
+       WHERE queue = q AND state = 'queued' AND priority < l.priority
+       ORDER BY priority DESC, run_at, id LIMIT 1) n)
+  SELECT min(run_at) FROM levels
+$$;
+
 DROP TRIGGER jobs_changed ON errand.jobs;
 DROP FUNCTION errand.on_job_change();
 

@@ -586,6 +586,24 @@ TEST_P(BrokerTest, QueueStatsCountJobsByState) {
   EXPECT_FALSE(must(queue("stats"), "queue").oldest_queued_ms) << "nothing is queued any more";
 }
 
+// The oldest ready job is the one that has waited longest, whatever its
+// priority, not the one a lease takes first.
+TEST_P(BrokerTest, OldestQueuedAgeIsThatOfTheLongestWaitingJobOfAnyPriority) {
+  SubmitSpec low = job("ages");
+  low.priority = -5;
+  const Millis first = submit_ok(low).record.created_at;
+  wait_past(first + 200);
+  for (int priority : {3, 7, 0}) {
+    SubmitSpec later = job("ages");
+    later.priority = priority;
+    submit_ok(later);
+  }
+  const QueueStats q = must(queue("ages"), "queue");
+  ASSERT_TRUE(q.oldest_queued_ms);
+  EXPECT_GE(*q.oldest_queued_ms, 200);
+  EXPECT_LT(*q.oldest_queued_ms, 60'000);
+}
+
 // Priorities at the ends of int keep their order, and stats stay computable
 // (the ready set must not overflow negating them).
 TEST_P(BrokerTest, ExtremePrioritiesKeepTheirOrderAndStats) {
