@@ -43,6 +43,15 @@ class PgChange final : public JobChanges {
   void ready(const std::string& queue, std::size_t n = 1) override {
     ready_.emplace_back(queue, n);
   }
+  // A job that became ready was leased in the same transaction (a hand-off
+  // to a parked lease): nobody else need be woken for it.
+  void taken(const std::string& queue) {
+    for (auto it = ready_.rbegin(); it != ready_.rend(); ++it) {
+      if (it->first != queue) continue;
+      if (--it->second == 0) ready_.erase(std::next(it).base());
+      return;
+    }
+  }
   void removed(const JobRecord& r, Millis at) {
     changes_.push_back(state_change(r, r.state, std::nullopt, at));
     touched(r.id);
@@ -168,12 +177,25 @@ class PostgresBroker final : public Broker {
     AckSpec spec;
     Callback<JobState> done;
   };
+  // A parked long poll a group of submits may serve in its own transaction
+  // (reserved: no claim of its own runs meanwhile), and the jobs it got.
+  struct HandOff {
+    std::uint64_t ticket;
+    LeaseSpec spec;
+    std::vector<JobView> jobs;
+  };
+  // Reserves up to `most` idle parked requests on `queues`.
+  std::vector<HandOff> reserve_parked(const std::vector<std::string>& queues, std::size_t most);
+  // Leases the new job `r` to the first reserved request that wants it.
+  void hand_off(JobRecord& r, const std::string& payload, std::vector<HandOff>& hand_offs,
+                PgChange& change);
   void run_submits(PgSession& session);
   void run_acks(PgSession& session);
   // The submits of `group` in one transaction: their outcomes in order, or
   // the first refusal (all or nothing).
   Result<std::vector<SubmitOutcome>> insert_jobs(PgConnection& c, PgChange& change,
-                                                 const std::vector<PendingSubmit*>& group);
+                                                 const std::vector<PendingSubmit*>& group,
+                                                 std::vector<HandOff>& hand_offs);
   std::vector<Result<JobState>> ack_jobs(PgConnection& c, PgChange& change,
                                          const std::vector<PendingAck>& group);
   std::vector<TimelineEvent> read_timeline(PgConnection& c, const JobId& id,

@@ -287,20 +287,59 @@ void PostgresBroker::submit(std::vector<SubmitSpec> specs,
   }
 }
 
+std::vector<PostgresBroker::HandOff> PostgresBroker::reserve_parked(
+    const std::vector<std::string>& queues, std::size_t most) {
+  std::vector<HandOff> reserved;
+  std::lock_guard lock(parked_mutex_);
+  for (auto& p : parked_) {
+    if (reserved.size() >= most) break;
+    if (p.claiming || p.withdrawn) continue;
+    const bool wanted = std::any_of(queues.begin(), queues.end(), [&](const std::string& q) {
+      return std::find(p.spec.queues.begin(), p.spec.queues.end(), q) != p.spec.queues.end();
+    });
+    if (!wanted) continue;
+    p.claiming = true;  // claimed() ends it, as for a claim of its own
+    p.again = false;
+    reserved.push_back(HandOff{p.ticket, p.spec, {}});
+  }
+  return reserved;
+}
+
 void PostgresBroker::run_submits(PgSession& session) {
   for (auto group = submits_.next(); !group.empty(); group = submits_.next()) {
     std::vector<PendingSubmit*> all;
-    for (auto& p : group) all.push_back(&p);
-    const Body<std::vector<SubmitOutcome>> together =
-        [this, &all](PgConnection& c, PgChange& change) { return insert_jobs(c, change, all); };
+    std::vector<std::string> queues;
+    std::size_t jobs = 0;
+    for (auto& p : group) {
+      all.push_back(&p);
+      for (const auto& s : p.specs) {
+        if (std::find(queues.begin(), queues.end(), s.queue) == queues.end()) {
+          queues.push_back(s.queue);
+        }
+      }
+      jobs += p.specs.size();
+    }
+    // Long polls parked here on these queues get their jobs in this very
+    // transaction: one durable write for the submit and the lease.
+    std::vector<HandOff> hand_offs = reserve_parked(queues, jobs);
+    const Body<std::vector<SubmitOutcome>> together = [this, &all, &hand_offs](PgConnection& c,
+                                                                               PgChange& change) {
+      return insert_jobs(c, change, all, hand_offs);
+    };
     auto outcomes = run_transaction(session, together);
+    for (auto& h : hand_offs) {
+      claimed(h.ticket, outcomes.is_ok() ? std::move(h.jobs) : std::vector<JobView>{});
+    }
     if (!outcomes.is_ok() && group.size() > 1 && outcomes.status().code() != Code::kUnavailable) {
       // A refusal (a key used with another payload, a full queue) is one
       // caller's: each goes alone, and hears its own answer.
       for (auto& p : group) {
         std::vector<PendingSubmit*> one{&p};
-        const Body<std::vector<SubmitOutcome>> alone =
-            [this, &one](PgConnection& c, PgChange& change) { return insert_jobs(c, change, one); };
+        std::vector<HandOff> none;
+        const Body<std::vector<SubmitOutcome>> alone = [this, &one, &none](PgConnection& c,
+                                                                           PgChange& change) {
+          return insert_jobs(c, change, one, none);
+        };
         p.done(run_transaction(session, alone));
       }
       continue;
@@ -319,8 +358,24 @@ void PostgresBroker::run_submits(PgSession& session) {
   }
 }
 
+void PostgresBroker::hand_off(JobRecord& r, const std::string& payload,
+                              std::vector<HandOff>& hand_offs, PgChange& change) {
+  for (auto& h : hand_offs) {
+    if (static_cast<int>(h.jobs.size()) >= h.spec.max) continue;
+    const auto& qs = h.spec.queues;
+    if (std::find(qs.begin(), qs.end(), r.queue) == qs.end()) continue;
+    lease_job(r, h.spec.worker, new_lease_token(), h.spec.lease_ms.value_or(r.lease_ms),
+              now_millis(), change);
+    change.taken(r.queue);
+    h.jobs.push_back(JobView{r, payload, {}});
+    return;
+  }
+}
+
 Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
-    PgConnection& c, PgChange& change, const std::vector<PendingSubmit*>& group) {
+    PgConnection& c, PgChange& change, const std::vector<PendingSubmit*>& group,
+    std::vector<HandOff>& hand_offs) {
+  for (auto& h : hand_offs) h.jobs.clear();  // a transaction tried again starts afresh
   std::vector<const SubmitSpec*> specs;
   std::vector<Millis> created;
   for (const PendingSubmit* p : group) {
@@ -370,11 +425,15 @@ Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
   }
   std::vector<std::string> names;
   for (const auto& [name, n] : adding) names.push_back(name);
-  const auto known =
-      c.run("queue_limits", "SELECT name, max_queued FROM errand.queues WHERE name = ANY($1)",
-            PgParams().text_array(names));
+  const auto known = c.run(
+      "queue_settings", "SELECT name, max_queued, paused FROM errand.queues WHERE name = ANY($1)",
+      PgParams().text_array(names));
   std::map<std::string_view, std::int64_t> limits;
-  for (int i = 0; i < known.rows(); ++i) limits[known.text(i, 0)] = known.integer(i, 1);
+  std::vector<std::string_view> paused;
+  for (int i = 0; i < known.rows(); ++i) {
+    limits[known.text(i, 0)] = known.integer(i, 1);
+    if (known.boolean(i, 2)) paused.push_back(known.text(i, 0));
+  }
   std::vector<std::string> unknown;
   for (const auto& name : names) {
     if (!limits.contains(name)) unknown.push_back(name);
@@ -418,6 +477,10 @@ Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
       id = ids_.next(created[i]);
     }
     JobRecord r = new_job(s, id, created[i], change);
+    if (r.state == JobState::kQueued &&
+        std::find(paused.begin(), paused.end(), r.queue) == paused.end()) {
+      hand_off(r, s.payload_json, hand_offs, change);
+    }
     rows.push_back(insert_job_params(r, s.payload_json));
     out[i].job = JobView{std::move(r), s.payload_json, {}};
   }
@@ -443,7 +506,6 @@ std::vector<JobView> PostgresBroker::take_ready(PgConnection& c, const LeaseSpec
                                    "'queued' ORDER BY priority DESC, run_at, id LIMIT $2 "
                                    "FOR UPDATE SKIP LOCKED";
   std::vector<JobView> leased;
-  std::vector<JobRecord> expired;
   const auto paused =
       c.run("paused_of", "SELECT name FROM errand.queues WHERE paused AND name = ANY($1::text[])",
             PgParams().text_array(spec.queues));
@@ -454,17 +516,24 @@ std::vector<JobView> PostgresBroker::take_ready(PgConnection& c, const LeaseSpec
     while (static_cast<int>(leased.size()) < spec.max) {
       const int want = spec.max - static_cast<int>(leased.size());
       const auto rows = c.run("claim", claim.c_str(), PgParams().text(name).integer(want));
+      const std::size_t before = leased.size();
       for (int i = 0; i < rows.rows(); ++i) {
         JobRecord r = read_job_row(rows, i);
         if (r.deadline && *r.deadline <= now) {
-          expire_job(r, now, change);  // its timer has not run yet; never deliver it late
-          expired.push_back(std::move(r));
+          // Its timer has not run yet; never deliver it late. Written now,
+          // or the next claim of this loop would find it again.
+          expire_job(r, now, change);
+          save_job(c, r);
           continue;
         }
         lease_job(r, spec.worker, new_lease_token(), spec.lease_ms.value_or(r.lease_ms), now,
                   change);
         leased.push_back(JobView{std::move(r), std::string(rows.text(i, kJobColumnCount)), {}});
       }
+      // Written before the next claim, which would find them again.
+      std::vector<const JobRecord*> taken;
+      for (std::size_t i = before; i < leased.size(); ++i) taken.push_back(&leased[i].record);
+      save_jobs(c, taken);
       if (rows.rows() < want) break;  // the queue has no more (unlocked) ready jobs
       // Stopped at max: the queue may have more, so the wake-up goes on to
       // the next worker (one claim that finds nothing, if it had not).
@@ -472,10 +541,6 @@ std::vector<JobView> PostgresBroker::take_ready(PgConnection& c, const LeaseSpec
     }
     if (static_cast<int>(leased.size()) >= spec.max) break;
   }
-  std::vector<const JobRecord*> changed;
-  for (const auto& r : expired) changed.push_back(&r);
-  for (const auto& v : leased) changed.push_back(&v.record);
-  save_jobs(c, changed);
   return leased;
 }
 

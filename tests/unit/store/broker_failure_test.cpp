@@ -396,6 +396,23 @@ TEST_P(BrokerTest, JobPastItsDeadlineIsExpiredAndNeverLeased) {
   EXPECT_EQ(count(must(queue("ttl"), "queue"), S::kExpired), 1);
 }
 
+// A lease that meets a job past its deadline among the ones it takes
+// expires that one and fills up with the others, each once.
+TEST_P(BrokerTest, LeaseSkipsAnExpiredJobAndTakesEachOtherJobOnce) {
+  SubmitSpec late = job("ttl-mix", "\"late\"");
+  late.deadline = now_millis() - 1;
+  late.priority = 9;  // first in lease order
+  const JobId expired = submit_ok(late).record.id;
+  const JobId a = submit_ok(job("ttl-mix", "\"a\"")).record.id;
+  const JobId b = submit_ok(job("ttl-mix", "\"b\"")).record.id;
+  const auto leased = must(lease(lease_spec({"ttl-mix"}, 3)), "lease");
+  ASSERT_EQ(leased.size(), 2u);
+  EXPECT_EQ(leased[0].record.id, a);
+  EXPECT_EQ(leased[1].record.id, b);
+  EXPECT_EQ(must(get(expired), "get").record.state, S::kExpired);
+  EXPECT_EQ(must(get(a), "get a").record.attempt, 1);
+}
+
 TEST_P(BrokerTest, DeadlineExpiresAScheduledJobBeforeItsRunAt) {
   SubmitSpec spec = job("ttl");
   const Millis now = now_millis();
