@@ -125,8 +125,8 @@ asio::awaitable<void> stream_server_events(State& s, const http::Request& req,
     ChangeFeed& feed;
     ChangeFeed::Id id;
     ~Unsubscribe() { feed.unsubscribe(id); }
-  } const feed_sub{s.broker.changes(),
-                   s.broker.changes().subscribe(
+  } const feed_sub{s.broker.cluster_changes(),
+                   s.broker.cluster_changes().subscribe(
                        [subscriber](std::span<const StateChange> c) { subscriber->add(c); })};
   auto next_queues = Clock::now();
   while (!s.draining && !req.client_gone()) {

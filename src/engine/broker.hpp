@@ -194,6 +194,12 @@ class Broker {
   // Every job state change, published once durable and before the callback
   // of the call that made it (engine/change_feed.hpp).
   virtual ChangeFeed& changes() = 0;
+  // The same, and the changes other servers on the same store made (a shared
+  // PostgreSQL), as they hear of them: what GET /v1/events streams. Metrics,
+  // logs, alerts and tracing follow changes() only, so that each change is
+  // counted once, by the server that made it. Only `id`, `queue`, `from`,
+  // `to` and `at` are set for another server's change.
+  virtual ChangeFeed& cluster_changes() { return changes(); }
   // Every group commit's write time and size.
   virtual CommitFeed& commits() = 0;
   // False once the store cannot write (disk failure): /readyz reports it.

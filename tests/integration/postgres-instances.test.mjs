@@ -69,6 +69,29 @@ describe('three errand servers on one PostgreSQL', { skip }, () => {
     assert.equal(onC.body.state, 'succeeded');
   });
 
+  test('the server-wide event stream of one server shows the changes made on the others', async () => {
+    const [a, b] = apis;
+    const q = uniqueQueue('pg-events');
+    const sse = await openSse(`${servers[2].url}/v1/events?queue=${q}`);
+    assert.equal(sse.status, 200);
+    const submitted = await a.submitOk(q, { payload: { n: 1 } });
+    const job = await b.leaseOne(q);
+    assert.equal(job.id, submitted.id);
+    await b.ackOk(job.id, job.lease, { ok: true });
+    const seen = [];
+    while (seen.length < 3) {
+      const frame = await sse.next(10_000);
+      if (frame.event !== 'job') continue;
+      assert.equal(frame.data.id, job.id);
+      assert.equal(frame.data.queue, q);
+      assert.ok(Date.parse(frame.data.at) > 0, frame.rawData);
+      seen.push(`${frame.data.from}->${frame.data.to}`);
+    }
+    assert.deepEqual(seen, ['null->queued', 'queued->running', 'running->succeeded'],
+                     'C streams a submit on A, a lease and an ack on B, each once, in order');
+    sse.close();
+  });
+
   test('many workers on every server: each job is leased once and succeeds once', async () => {
     const q = uniqueQueue('pg-once');
     const jobs = 300;

@@ -66,7 +66,7 @@ class PgChange final : public JobChanges {
 
   // Inserts the events, and trims timelines past kTimelineLimit.
   void write(PgConnection& c) const;
-  void publish(WaiterRegistry& waiters, const ChangeFeed& feed) const;
+  void publish(WaiterRegistry& waiters, const ChangeFeed& feed, const ChangeFeed& cluster) const;
 
  private:
   struct Event {
@@ -124,6 +124,7 @@ class PostgresBroker final : public Broker {
     activity_.ended(queues, now_millis());
   }
   ChangeFeed& changes() override { return change_feed_; }
+  ChangeFeed& cluster_changes() override { return cluster_feed_; }
   CommitFeed& commits() override { return commit_feed_; }
   bool healthy() const override { return healthy_.load(); }
   void shutdown() override;
@@ -229,6 +230,8 @@ class PostgresBroker final : public Broker {
   void listen_loop();
   void stop_listening();
   void on_notification(std::string_view payload);
+  // Another server's state changes: its waiters, and the cluster feed.
+  void on_remote_changes(std::string_view list);
   void sweep_loop();
   // Makes the sweep run by `at` (a timer this instance just set).
   void sweep_by(Millis at);
@@ -241,6 +244,7 @@ class PostgresBroker final : public Broker {
   PgSessionSetup setup_;
   PgPool pool_;
   ChangeFeed change_feed_;
+  ChangeFeed cluster_feed_;  // change_feed_'s, and other servers' from their notifications
   CommitFeed commit_feed_;
   WaiterRegistry waiters_;
   WorkerActivity activity_;
@@ -280,7 +284,7 @@ Result<T> PostgresBroker::commit_on(PgConnection& c, const Body<T>& body) {
   const CommitStats stats{
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 1};
   commit_feed_.publish({&stats, 1});
-  change.publish(waiters_, change_feed_);
+  change.publish(waiters_, change_feed_, cluster_feed_);
   for (const auto& [queue, n] : change.ready_queues()) wake_parked(queue);
   if (const auto at = change.earliest_timer()) sweep_by(*at);
   return out;

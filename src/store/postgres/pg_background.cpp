@@ -6,7 +6,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <limits>
+#include <vector>
 
 #include "logging/log.hpp"
 #include "store/postgres/broker_impl.hpp"
@@ -86,11 +88,44 @@ void PostgresBroker::on_notification(std::string_view payload) {
       if (const auto id = JobId::parse(rest.substr(0, comma))) waiters_.notify_all(job_topic(*id));
       rest.remove_prefix(std::min(comma + 1, rest.size()));
     }
+  } else if (kind == 'c') {
+    on_remote_changes(value);
   } else if (kind == 'q') {
     const std::string queue(value);
     waiters_.notify_some(queue_topic(queue), 1);
     wake_parked(queue);
   }
+}
+
+void PostgresBroker::on_remote_changes(std::string_view list) {
+  // '<id> <queue> <from> <to> <at ms>,...' with '-' for no state
+  // (errand.notify_changes).
+  std::vector<StateChange> changes;
+  const bool streamed = cluster_feed_.has_listeners();
+  for (std::string_view rest = list; !rest.empty();) {
+    const auto comma = std::min(rest.find(','), rest.size());
+    std::string_view entry = rest.substr(0, comma);
+    rest.remove_prefix(std::min(comma + 1, rest.size()));
+    std::string_view fields[5];
+    int n = 0;
+    for (; n < 5 && !entry.empty(); ++n) {
+      const auto space = std::min(entry.find(' '), entry.size());
+      fields[n] = entry.substr(0, space);
+      entry.remove_prefix(std::min(space + 1, entry.size()));
+    }
+    const auto id = JobId::parse(fields[0]);
+    if (!id) continue;
+    waiters_.notify_all(job_topic(*id));
+    if (!streamed || n < 5) continue;
+    StateChange c;
+    c.id = *id;
+    c.queue = std::string(fields[1]);
+    if (fields[2] != "-") c.from = parse_job_state(fields[2]);
+    if (fields[3] != "-") c.to = parse_job_state(fields[3]);
+    c.at = std::strtoll(std::string(fields[4]).c_str(), nullptr, 10);
+    if (c.from != c.to) changes.push_back(std::move(c));
+  }
+  cluster_feed_.publish(changes);
 }
 
 // ---- Sweeper ------------------------------------------------------------------

@@ -83,8 +83,10 @@ void PgChange::write(PgConnection& c) const {
   }
 }
 
-void PgChange::publish(WaiterRegistry& waiters, const ChangeFeed& feed) const {
+void PgChange::publish(WaiterRegistry& waiters, const ChangeFeed& feed,
+                       const ChangeFeed& cluster) const {
   feed.publish(changes_);
+  cluster.publish(changes_);
   for (const auto& t : topics_) waiters.notify_all(t);
   for (const auto& [q, n] : ready_) waiters.notify_some(queue_topic(q), n);
 }

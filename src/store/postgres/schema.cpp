@@ -341,9 +341,11 @@ END $$;
 // Counts and notifications once a statement, not once a row: a lease or a
 // group of acks changes many jobs in one UPDATE, and a row trigger's
 // INSERT and NOTIFY for each of them cost more than the change itself.
-// Job ids go out up to 200 a notification ('<instance>|j|<id>,<id>,...',
-// under NOTIFY's 8000-byte limit). (PostgreSQL lets a trigger with
-// transition tables fire on one kind of statement only: three triggers.)
+// Every state change goes out with its job, queue, states and time, so that
+// other servers can stream it (GET /v1/events), 35 a notification; a change
+// within a state by job id only, 200 a notification (NOTIFY's payload is
+// under 8000 bytes). (PostgreSQL lets a trigger with transition tables fire
+// on one kind of statement only: three triggers.)
 //
 // And one index fewer: jobs_queued_since, on (queue, run_at) of ready jobs,
 // looked to the planner as good as jobs_ready for a claim of a queue it had
@@ -372,14 +374,27 @@ CREATE FUNCTION errand.notify_jobs(me text, ids text[]) RETURNS void LANGUAGE sq
   FROM generate_series(1, coalesce(array_length(ids, 1), 0), 200) AS i;
 $$;
 
+-- State changes, 35 a notification (an entry is at most 200 bytes):
+-- '<instance>|c|<id> <queue> <from> <to> <at ms>,...', '-' for no state.
+CREATE FUNCTION errand.notify_changes(me text, changes text[]) RETURNS void LANGUAGE sql AS $$
+  SELECT pg_notify('errand', me || '|c|' || array_to_string(changes[i : i + 34], ','))
+  FROM generate_series(1, coalesce(array_length(changes, 1), 0), 35) AS i;
+$$;
+
+CREATE FUNCTION errand.now_ms() RETURNS bigint LANGUAGE sql AS $$
+  SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+$$;
+
 CREATE FUNCTION errand.on_jobs_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   me text := coalesce(current_setting('errand.instance', true), '');
+  at text := errand.now_ms()::text;
 BEGIN
   INSERT INTO errand.queue_counts
     SELECT queue, state, count(*) FROM new_rows GROUP BY 1, 2
     UNION ALL SELECT queue, 'enqueued_total', count(*) FROM new_rows GROUP BY 1;
-  -- Nobody can be waiting on a job that did not exist: no job notification.
+  PERFORM errand.notify_changes(me,
+    ARRAY(SELECT id || ' ' || queue || ' - ' || state || ' ' || at FROM new_rows));
   PERFORM pg_notify('errand', me || '|q|' || queue)
     FROM (SELECT DISTINCT queue FROM new_rows WHERE state = 'queued') q;
   RETURN NULL;
@@ -388,6 +403,7 @@ END $$;
 CREATE FUNCTION errand.on_jobs_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   me text := coalesce(current_setting('errand.instance', true), '');
+  at text := errand.now_ms()::text;
 BEGIN
   WITH moved AS (
     SELECT n.queue, o.state AS was, n.state AS now
@@ -398,7 +414,12 @@ BEGIN
       UNION ALL SELECT queue, now, 1 FROM moved
       UNION ALL SELECT queue, now || '_total', 1 FROM moved WHERE now IN ('succeeded', 'failed')
     ) d GROUP BY 1, 2 HAVING sum(n) <> 0;
-  PERFORM errand.notify_jobs(me, ARRAY(SELECT id::text FROM new_rows));
+  PERFORM errand.notify_changes(me, ARRAY(
+    SELECT n.id || ' ' || n.queue || ' ' || o.state || ' ' || n.state || ' ' || at
+    FROM old_rows o JOIN new_rows n USING (id) WHERE o.state <> n.state));
+  -- The rest changed within their state (a heartbeat, progress).
+  PERFORM errand.notify_jobs(me, ARRAY(
+    SELECT n.id::text FROM old_rows o JOIN new_rows n USING (id) WHERE o.state = n.state));
   PERFORM pg_notify('errand', me || '|q|' || queue)
     FROM (SELECT DISTINCT n.queue FROM old_rows o JOIN new_rows n USING (id)
           WHERE n.state = 'queued' AND o.state <> 'queued') q;
@@ -408,9 +429,11 @@ END $$;
 CREATE FUNCTION errand.on_jobs_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   me text := coalesce(current_setting('errand.instance', true), '');
+  at text := errand.now_ms()::text;
 BEGIN
   INSERT INTO errand.queue_counts SELECT queue, state, -count(*) FROM old_rows GROUP BY 1, 2;
-  PERFORM errand.notify_jobs(me, ARRAY(SELECT id::text FROM old_rows));
+  PERFORM errand.notify_changes(me,
+    ARRAY(SELECT id || ' ' || queue || ' ' || state || ' - ' || at FROM old_rows));
   RETURN NULL;
 END $$;
 
