@@ -295,11 +295,15 @@ std::vector<PostgresBroker::HandOff> PostgresBroker::reserve_parked(
   std::lock_guard lock(parked_mutex_);
   for (auto& p : parked_) {
     if (reserved.size() >= most) break;
-    if (p.claiming || p.withdrawn) continue;
+    if (p.withdrawn) continue;
     const bool wanted = std::any_of(queues.begin(), queues.end(), [&](const std::string& q) {
       return std::find(p.spec.queues.begin(), p.spec.queues.end(), q) != p.spec.queues.end();
     });
     if (!wanted) continue;
+    // Oldest first: one that is claiming goes before any younger one, so
+    // none is reserved past it. The jobs stay ready, and the wake-up their
+    // commit sends reaches it (wake_parked).
+    if (p.claiming) break;
     p.claiming = true;  // claimed() ends it, as for a claim of its own
     p.again = false;
     reserved.push_back(HandOff{p.ticket, p.spec, {}});
