@@ -8,10 +8,14 @@
 //
 // Locks. A change of a step job locks the job's row, then its flow's row
 // (advance_flows, flows in id order); a flow cancel locks the flow's
-// unfinished step jobs, then the flow. Taking jobs before flows everywhere
-// keeps two transactions from waiting on each other in a cycle; the rare
-// cycle left (a step started by another server between a cancel's two
-// reads) is one PostgreSQL detects, and the transaction is tried again.
+// unfinished step jobs, then the flow. Taking jobs before flows keeps most
+// pairs of transactions from waiting on each other in a cycle. The cycles
+// left need a flow that cancels a step job (under the flow's lock) that
+// another transaction holds at that moment and that then wants the flow: a
+// step that started after a cancel read the flow, acked just then, or a
+// sibling step changed just as a failing step cancels it. PostgreSQL
+// detects them (after its deadlock_timeout), and the transaction is tried
+// again (run_transaction).
 #include <algorithm>
 #include <map>
 #include <set>
