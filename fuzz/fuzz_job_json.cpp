@@ -20,8 +20,8 @@
 #include "api/json_body.hpp"
 #include "check.hpp"
 #include "core/queue_name.hpp"
+#include "engine/flow_record.hpp"
 #include "spec_bodies.hpp"
-#include "store/embedded/flow_book.hpp"
 #include "store/embedded/record_codec.hpp"
 
 namespace errand::fuzz {
@@ -88,8 +88,8 @@ void check_submit(const json::object& body, const std::string& prefix) {
 }
 
 // The flow record the broker would store for `spec` before any step starts.
-embedded::FlowEntry entry_of(const FlowSpec& spec) {
-  embedded::FlowEntry e;
+FlowRecord entry_of(const FlowSpec& spec) {
+  FlowRecord e;
   e.id = *JobId::parse("0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9f");
   e.name = spec.name;
   e.created_at = kNow;
@@ -127,11 +127,10 @@ void check_flow(const json::object& body) {
   check(differences(*spec, *again).empty(), "an accepted flow, written back, reads the same",
         differences(*spec, *again) + " body: " + json::serialize(again_body));
 
-  const std::string stored = embedded::encode_flow(entry_of(*spec));
-  const auto loaded = embedded::decode_flow(stored);
+  const std::string stored = encode_flow(entry_of(*spec));
+  const auto loaded = decode_flow(stored);
   check(loaded.has_value(), "the record of an accepted flow can be read", stored);
-  check(embedded::encode_flow(*loaded) == stored, "the record of an accepted flow reads back",
-        stored);
+  check(encode_flow(*loaded) == stored, "the record of an accepted flow reads back", stored);
   for (std::size_t i = 0; i < spec->steps.size(); ++i) {
     const auto& step = loaded->steps[i];
     check(step.spec.has_value(), "a stored step keeps its job until it starts");

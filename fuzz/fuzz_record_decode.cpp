@@ -1,5 +1,5 @@
-// The embedded store's decoders (store/embedded/record_codec.hpp and
-// flow_book.hpp) on arbitrary bytes, as a damaged or foreign value would
+// The stores' decoders (store/embedded/record_codec.hpp and
+// engine/flow_record.hpp) on arbitrary bytes, as a damaged or foreign value would
 // reach them at start-up: they must refuse what they cannot read, never
 // crash. A value that decodes re-encodes to bytes that decode to the same
 // record: the job and flow encoders write every stored field, so equal
@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "check.hpp"
-#include "store/embedded/flow_book.hpp"
+#include "engine/flow_record.hpp"
 #include "store/embedded/record_codec.hpp"
 
 namespace errand::fuzz {
@@ -65,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   check_round_trip(input, errand::embedded::encode_job, errand::embedded::decode_job,
                    "a decoded job record re-encodes to one that decodes the same");
-  check_round_trip(input, errand::embedded::encode_flow, errand::embedded::decode_flow,
+  check_round_trip(input, errand::encode_flow, errand::decode_flow,
                    "a decoded flow record re-encodes to one that decodes the same");
   check_queue(input);
   check_timeline_key(input);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "engine/change_feed.hpp"
+#include "engine/flow_driver.hpp"
 #include "engine/job_transitions.hpp"
 #include "engine/timeline.hpp"
 #include "engine/waiter_registry.hpp"
@@ -62,11 +63,11 @@ class Change final : public JobChanges {
     touched(id);
   }
   void touched(const JobId& id) { job_topics_.push_back(job_topic(id)); }
-  void put_flow(const FlowEntry& f) {
+  void put_flow(const FlowRecord& f) {
     put(kFlows, std::string(f.id.raw()), encode_flow(f));
     job_topics_.push_back(flow_topic(f.id));
   }
-  void flow_event(FlowEntry& f, Millis at, std::string_view type, std::string_view fields = {}) {
+  void flow_event(FlowRecord& f, Millis at, std::string_view type, std::string_view fields = {}) {
     TimelineEvent ev = next_event(f.timeline_seq, at, type, fields);
     put(kTimeline, timeline_key(f.id, ev.seq), std::move(ev.json));
     if (ev.seq > kTimelineLimit) del(kTimeline, timeline_key(f.id, ev.seq - kTimelineLimit));
@@ -215,15 +216,10 @@ class EmbeddedBroker final : public Broker {
   void commit(Change change, std::function<void(const Status&)> then);
 
   // Leases: what take_ready() decided under mutex_, answered once durable.
-  // What a leased job of a flow gets beside its payload: the flow and the ids
-  // of the jobs whose results are its inputs.
-  struct PendingInputs {
-    LeasedFlow flow;
-    std::vector<std::pair<std::string, JobId>> from;  // step name, its job
-  };
+  // A leased job of a flow gets the results of the steps it comes after.
   struct Grant {
     std::vector<JobView> jobs;
-    std::vector<std::optional<PendingInputs>> inputs;
+    std::vector<std::optional<FlowInputs>> inputs;
     Callback<std::vector<JobView>> done;
   };
   struct ParkedLease {
@@ -273,23 +269,22 @@ class EmbeddedBroker final : public Broker {
   // Stores a new job. REQUIRES: mutex_ held; no idempotency replay applies.
   JobRecord& create_job(SubmitSpec&& s, Millis now, Change& c);
 
-  // Flows (flows.cpp). Advances every flow one of whose jobs reached a
-  // terminal state in `c`, adding what that does to `c`. REQUIRES: mutex_ held.
+  // Flows (flows.cpp; the rules are engine/flow_driver.hpp). A FlowHost on
+  // one Change.
+  class FlowChange;
+  // Advances every flow one of whose jobs reached a terminal state in `c`,
+  // adding what that does to `c`. REQUIRES: mutex_ held.
   void advance_flows(Change& c, Millis now);
-  // Applies plan() to `f` until it asks for nothing more. REQUIRES: mutex_ held.
-  void drive_flow(FlowEntry& f, Change& c, Millis now);
-  // Sets f.error from the step that failed, once. REQUIRES: mutex_ held.
-  void note_failure(FlowEntry& f);
-  // {"<sink step>": <result>, ...} of a flow whose steps all succeeded.
-  // Reads the store: REQUIRES: mutex_ held, only as the flow succeeds.
-  std::string flow_result(const FlowEntry& f, const Change& c);
+  // Puts `f` into `c` after a change of it; schedules its purge once it
+  // finished. REQUIRES: mutex_ held.
+  void flow_changed(const FlowRecord& f, bool was_finished, Change& c);
   // The flow as read, without results (read_flow_results adds them).
   // REQUIRES: mutex_ held.
-  FlowView flow_view(const FlowEntry& f);
+  FlowView flow_view(const FlowRecord& f);
   void read_flow_results(FlowView& v);
   // REQUIRES: mutex_ held.
-  std::optional<PendingInputs> flow_inputs_of(const JobRecord& r);
-  void read_flow_inputs(PendingInputs& p);
+  std::optional<FlowInputs> flow_inputs_of(const JobRecord& r);
+  void read_flow_inputs(FlowInputs& p);
   Status recover_flows();
   // Replaces the memory state (jobs, queues, flows) by what the store holds.
   // REQUIRES: mutex_ held.

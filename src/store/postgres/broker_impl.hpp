@@ -1,6 +1,6 @@
 // The PostgreSQL Broker's insides, shared by postgres_broker.cpp (jobs and
-// queues), pg_background.cpp (the listener and the timer sweep). Not a
-// public header.
+// queues), pg_flows.cpp (flows) and pg_background.cpp (the listener and the
+// timer sweep). Not a public header.
 #pragma once
 
 #include <atomic>
@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "engine/change_feed.hpp"
+#include "engine/flow_driver.hpp"
 #include "engine/job_transitions.hpp"
 #include "engine/timeline.hpp"
 #include "engine/waiter_registry.hpp"
@@ -57,6 +58,13 @@ class PgChange final : public JobChanges {
     touched(r.id);
   }
   void touched(const JobId& id) { topics_.push_back(job_topic(id)); }
+  // Flows (pg_flows.cpp): the flow's next timeline event (bumps
+  // f.timeline_seq), and a change of its row.
+  void flow_event(FlowRecord& f, Millis at, std::string_view type, std::string_view fields = {});
+  void touched_flow(const JobId& id) { topics_.push_back(flow_topic(id)); }
+  // The jobs of flows that moved to a terminal state in this change, as they
+  // were then, in order: advance_flows() advances their flows.
+  const std::vector<JobRecord>& flow_step_ends() const { return flow_step_ends_; }
   // A write that leaves no event, such as a queue's settings.
   void wrote() { wrote_ = true; }
   bool empty() const { return !wrote_ && events_.empty() && changes_.empty() && topics_.empty(); }
@@ -76,6 +84,7 @@ class PgChange final : public JobChanges {
   };
   std::vector<Event> events_;
   std::vector<StateChange> changes_;
+  std::vector<JobRecord> flow_step_ends_;
   std::vector<std::string> topics_;
   std::vector<std::pair<std::string, std::size_t>> ready_;
   std::optional<Millis> earliest_timer_;
@@ -207,6 +216,21 @@ class PostgresBroker final : public Broker {
   std::string new_lease_token();
   double unit_random();
 
+  // Flows (pg_flows.cpp; the rules are engine/flow_driver.hpp). A flow is a
+  // row of errand.flows holding its record. A change of a step job advances
+  // its flow in the same transaction, under the flow row's lock.
+  class FlowTx;  // a FlowHost on one transaction
+  // Advances the flows whose jobs `change` ended (and those ends' own
+  // consequences), locking their rows in id order. Called by commit_on()
+  // before the change is written, so every change of a job takes it.
+  void advance_flows(PgConnection& c, PgChange& change);
+  // Adds their flows' inputs to the leased jobs of flows.
+  void add_flow_inputs(PgConnection& c, std::vector<JobView>& leased);
+  // Deletes the flows (and their timelines) finished `retention` ago, in
+  // batches, each its own transaction; returns when the next one is due.
+  std::optional<Millis> purge_flows(PgConnection& c, Millis now);
+  FlowView read_flow_view(PgConnection& c, const FlowRecord& f);
+
   // Long polls (lease_or_park). A parked request claims again whenever its
   // queues may have gained ready jobs; see wake_parked().
   struct Parked {
@@ -277,6 +301,8 @@ Result<T> PostgresBroker::commit_on(PgConnection& c, const Body<T>& body) {
   PgTransaction tx(c);
   Result<T> out = body(c, change);
   if (!out.is_ok()) return out;  // rolls back
+  // The flows of the jobs it ended move in this transaction (pg_flows.cpp).
+  if (!change.flow_step_ends().empty()) advance_flows(c, change);
   change.write(c);
   tx.commit();
   healthy_ = true;

@@ -75,7 +75,8 @@ void PostgresBroker::listen_loop() {
 }
 
 void PostgresBroker::on_notification(std::string_view payload) {
-  // '<instance>|<kind>|<value>' (schema.cpp, the triggers on errand.jobs).
+  // '<instance>|<kind>|<value>' (schema.cpp: the triggers on errand.jobs and
+  // errand.flows).
   const auto first = payload.find('|');
   if (first == std::string_view::npos || payload.size() < first + 3) return;
   if (payload.substr(0, first) == instance_) return;  // told itself at commit
@@ -90,6 +91,8 @@ void PostgresBroker::on_notification(std::string_view payload) {
     }
   } else if (kind == 'c') {
     on_remote_changes(value);
+  } else if (kind == 'f') {
+    if (const auto id = JobId::parse(value)) waiters_.notify_all(flow_topic(*id));
   } else if (kind == 'q') {
     const std::string queue(value);
     waiters_.notify_some(queue_topic(queue), 1);
@@ -244,7 +247,10 @@ std::optional<Millis> PostgresBroker::run_timers(PgConnection& c, Millis now) {
             "(SELECT min(finished_at) FROM errand.jobs WHERE state IN ('succeeded', 'cancelled', "
             "'expired')) + $1)",
             PgParams().integer(options_.retention_ms));
-  return next.optional_integer(0, 0);
+  const auto next_job = next.optional_integer(0, 0);
+  const auto next_flow = purge_flows(c, now);  // pg_flows.cpp
+  if (next_job && next_flow) return std::min(*next_job, *next_flow);
+  return next_job ? next_job : next_flow;
 }
 
 void PostgresBroker::compact_counts(PgConnection& c) {

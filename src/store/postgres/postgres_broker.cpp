@@ -55,6 +55,7 @@ void PgChange::event(JobRecord& r, Millis at, std::string_view type, std::string
 
 void PgChange::moved(const JobRecord& r, std::optional<JobState> from, Millis at) {
   changes_.push_back(state_change(r, from, r.state, at));
+  if (r.flow && from && !is_terminal(*from) && is_terminal(r.state)) flow_step_ends_.push_back(r);
   std::optional<Millis> timer;
   if (r.state == JobState::kScheduled) timer = r.run_at;
   if (r.state == JobState::kRunning) timer = r.lease_expires_at;
@@ -547,6 +548,7 @@ std::vector<JobView> PostgresBroker::take_ready(PgConnection& c, const LeaseSpec
     }
     if (static_cast<int>(leased.size()) >= spec.max) break;
   }
+  add_flow_inputs(c, leased);
   return leased;
 }
 
@@ -952,22 +954,19 @@ void PostgresBroker::queue(std::string name, Callback<QueueStats> done) {
                    });
 }
 
-// ---- Flows (not yet on this store) -------------------------------------------
+// ---- Flows (pg_flows.cpp) ------------------------------------------------------
 
-namespace {
-Status no_flows() {
-  return unavailable("flows are not available on the PostgreSQL store yet (docs/postgres.md)");
-}
-}  // namespace
-
-void PostgresBroker::submit_flow(FlowSpec, Callback<FlowSubmitOutcome> done) { done(no_flows()); }
-void PostgresBroker::get_flow(JobId, Callback<FlowView> done) { done(no_flows()); }
-void PostgresBroker::cancel_flow(JobId, Callback<FlowView> done) { done(no_flows()); }
-void PostgresBroker::list_flows(FlowListSpec, Callback<FlowPage> done) { done(no_flows()); }
-void PostgresBroker::flow_timeline(JobId, std::uint32_t,
-                                   Callback<std::vector<TimelineEvent>> done) {
-  done(no_flows());
-}
+// The transactions and reads pg_flows.cpp runs, made from the templates above.
+template void PostgresBroker::transact<FlowSubmitOutcome>(Callback<FlowSubmitOutcome>,
+                                                          Body<FlowSubmitOutcome>);
+template void PostgresBroker::transact<Empty>(Callback<Empty>, Body<Empty>);
+template void PostgresBroker::read<FlowView>(Callback<FlowView>,
+                                             std::function<Result<FlowView>(PgConnection&)>);
+template void PostgresBroker::read<FlowPage>(Callback<FlowPage>,
+                                             std::function<Result<FlowPage>(PgConnection&)>);
+template void PostgresBroker::read<std::vector<TimelineEvent>>(
+    Callback<std::vector<TimelineEvent>>,
+    std::function<Result<std::vector<TimelineEvent>>(PgConnection&)>);
 
 // ---- Shutdown -----------------------------------------------------------------
 

@@ -12,6 +12,9 @@
 //   event streams on every instance. A slow sweep backs it up.
 // - Timers (run_at, lease expiry, deadlines, retention) are swept by every
 //   instance with FOR UPDATE SKIP LOCKED, so each fires once, wherever.
+// - A flow is a row of errand.flows; the transaction that ends one of its
+//   jobs advances it too, under the flow row's lock (pg_flows.cpp), with the
+//   embedded store's rules (engine/flow_driver.hpp).
 //
 // Thread-safe.
 #pragma once

@@ -446,7 +446,41 @@ CREATE TRIGGER jobs_deleted AFTER DELETE ON errand.jobs
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION errand.on_jobs_deleted();
 )sql";
 
-constexpr std::array kMigrations = {kV1, kV2, kStatementTriggers};
+// Flows (docs/postgres.md): one row per flow holding its record, the JSON
+// both stores keep (engine/flow_record.hpp), beside the columns that lists
+// filter and sort on, idempotency keys and retention need. Its timeline is
+// in errand.timeline under the flow's id. A trigger tells the instances of
+// every later change of a flow: '<instance>|f|<flow id>' (a row trigger:
+// a statement changes one flow, and a purge at most 100).
+constexpr const char* kFlows = R"sql(
+CREATE TABLE errand.flows (
+  id uuid PRIMARY KEY,
+  name text NOT NULL,
+  state text NOT NULL CHECK (state IN
+    ('running', 'compensating', 'succeeded', 'failed', 'cancelled')),
+  created_at bigint NOT NULL,
+  finished_at bigint,
+  idempotency_key text,
+  record text NOT NULL
+);
+CREATE UNIQUE INDEX flows_idempotency ON errand.flows (idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+-- Listing by state, newest first (ids are time-ordered); the primary key lists them all.
+CREATE INDEX flows_by_state ON errand.flows (state, id);
+-- Retention: a finished flow is deleted `retention` after it finished.
+CREATE INDEX flows_finished ON errand.flows (finished_at) WHERE finished_at IS NOT NULL;
+
+CREATE FUNCTION errand.on_flow_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('errand', coalesce(current_setting('errand.instance', true), '') || '|f|' ||
+                    OLD.id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER flows_changed AFTER UPDATE OR DELETE ON errand.flows
+  FOR EACH ROW EXECUTE FUNCTION errand.on_flow_change();
+)sql";
+
+constexpr std::array kMigrations = {kV1, kV2, kStatementTriggers, kFlows};
 
 }  // namespace
 

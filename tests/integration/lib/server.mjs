@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { createDatabase } from './postgres.mjs';
+
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 15_000;
 const STDERR_TAIL_BYTES = 64 * 1024;
@@ -56,8 +58,14 @@ export function childEnv(extra = {}) {
  * dataDir (default: a new temp dir, removed by close()), env (extra env vars),
  * ca (PEM text: the server serves HTTPS, given --tls-cert/--tls-key in args,
  * with a certificate this CA signs; url is then https:// and Api trusts it).
+ * With $ERRAND_TEST_SERVE_ON_POSTGRES set (and no --store in args), the server
+ * runs on a new database of the fixture's PostgreSQL, dropped by close(): a
+ * test file written for the embedded store runs on PostgreSQL unchanged.
  */
 export async function startServer({ durability = 'fsync', args = [], dataDir, env = {}, ca } = {}) {
+  const db = process.env.ERRAND_TEST_SERVE_ON_POSTGRES && !args.includes('--store')
+    ? createDatabase('errand_srv') : null;
+  if (db) args = [...args, '--store', db.url];
   const ownsDir = !dataDir;
   const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), 'errand-it-'));
   const srv = {
@@ -108,6 +116,7 @@ export async function startServer({ durability = 'fsync', args = [], dataDir, en
         if (this.alive()) await this.stop();
       } finally {
         if (ownsDir) rmSync(dir, { recursive: true, force: true });
+        db?.drop();
       }
     },
   };

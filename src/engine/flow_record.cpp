@@ -1,17 +1,44 @@
-// The flow record (column family "flows"): the definition, the steps' jobs
-// and the planner's status, as one versioned JSON object.
+// The flow record: the definition, the steps' jobs and the planner's
+// status, as one versioned JSON object (docs/storage-format.md).
+#include "engine/flow_record.hpp"
+
 #include <boost/json.hpp>
 
-#include "store/embedded/codec_fields.hpp"
-#include "store/embedded/flow_book.hpp"
-#include "store/embedded/record_codec.hpp"
-
-namespace errand::embedded {
+namespace errand {
 namespace json = boost::json;
-using codec::get_opt_millis;
-using codec::get_str;
-using codec::opt_millis;
 namespace {
+
+json::value opt_millis(const std::optional<Millis>& t) {
+  return t ? json::value(*t) : json::value(nullptr);
+}
+
+std::optional<Millis> get_opt_millis(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  if (!v || v->is_null()) return std::nullopt;
+  return v->to_number<Millis>();
+}
+
+std::string get_str(const json::object& o, std::string_view k) {
+  const json::value* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+json::object backoff_json(const Backoff& b) {
+  return {{"initial_ms", b.initial_ms},
+          {"multiplier", b.multiplier},
+          {"max_ms", b.max_ms},
+          {"jitter", b.jitter}};
+}
+
+// Throws (as json::object::at does) when a member is missing.
+Backoff read_backoff(const json::object& b) {
+  Backoff out;
+  out.initial_ms = b.at("initial_ms").to_number<std::int64_t>();
+  out.multiplier = b.at("multiplier").to_number<double>();
+  out.max_ms = b.at("max_ms").to_number<std::int64_t>();
+  out.jitter = b.at("jitter").to_number<double>();
+  return out;
+}
 
 json::value opt_id(const std::optional<JobId>& id) {
   return id ? json::value(id->to_string()) : json::value(nullptr);
@@ -32,7 +59,7 @@ json::value encode_spec(const std::optional<SubmitSpec>& s) {
                       {"priority", s->priority},
                       {"run_at", opt_millis(s->run_at)},
                       {"max_attempts", s->max_attempts},
-                      {"backoff", codec::backoff_json(s->backoff)},
+                      {"backoff", backoff_json(s->backoff)},
                       {"lease_ms", s->lease_ms},
                       {"deadline", opt_millis(s->deadline)},
                       {"tags", std::move(tags)}};
@@ -47,7 +74,7 @@ std::optional<SubmitSpec> decode_spec(const json::value& v) {
   s.priority = o.at("priority").to_number<int>();
   s.run_at = get_opt_millis(o, "run_at");
   s.max_attempts = o.at("max_attempts").to_number<int>();
-  s.backoff = codec::read_backoff(o.at("backoff").as_object());
+  s.backoff = read_backoff(o.at("backoff").as_object());
   s.lease_ms = o.at("lease_ms").to_number<std::int64_t>();
   s.deadline = get_opt_millis(o, "deadline");
   for (const auto& t : o.at("tags").as_array()) s.tags.emplace_back(t.as_string());
@@ -56,10 +83,10 @@ std::optional<SubmitSpec> decode_spec(const json::value& v) {
 
 }  // namespace
 
-std::string encode_flow(const FlowEntry& f) {
+std::string encode_flow(const FlowRecord& f) {
   json::array steps;
   for (std::size_t i = 0; i < f.steps.size(); ++i) {
-    const FlowStepEntry& s = f.steps[i];
+    const FlowStepRecord& s = f.steps[i];
     const StepStatus& st = f.status.steps[i];
     json::array after;
     for (const auto& a : s.after) after.emplace_back(a);
@@ -77,7 +104,7 @@ std::string encode_flow(const FlowEntry& f) {
                                  {"compensation", static_cast<int>(st.compensation)}});
   }
   json::object o{
-      {"v", kRecordFormatVersion},
+      {"v", kFlowRecordVersion},
       {"id", f.id.to_string()},
       {"name", f.name},
       {"created_at", f.created_at},
@@ -100,12 +127,17 @@ std::string encode_flow(const FlowEntry& f) {
   return json::serialize(o);
 }
 
-std::optional<FlowEntry> decode_flow(std::string_view value) {
-  const auto parsed = codec::parse_record(value);
-  if (!parsed) return std::nullopt;
-  const json::object& o = *parsed;
+std::optional<FlowRecord> decode_flow(std::string_view value) {
+  boost::system::error_code ec;
+  const json::value parsed = json::parse(value, ec);
+  if (ec || !parsed.is_object()) return std::nullopt;
+  const json::object& o = parsed.get_object();
+  const json::value* version = o.if_contains("v");
+  if (!version || !version->is_int64() || version->get_int64() != kFlowRecordVersion) {
+    return std::nullopt;
+  }
   try {
-    FlowEntry f;
+    FlowRecord f;
     auto id = JobId::parse(o.at("id").as_string());
     auto state = parse_flow_state(o.at("state").as_string());
     if (!id || !state) return std::nullopt;
@@ -120,7 +152,7 @@ std::optional<FlowEntry> decode_flow(std::string_view value) {
     f.traceparent = get_str(o, "traceparent");
     for (const auto& sv : o.at("steps").as_array()) {
       const json::object& so = sv.as_object();
-      FlowStepEntry s;
+      FlowStepRecord s;
       s.name = get_str(so, "name");
       for (const auto& a : so.at("after").as_array()) s.after.emplace_back(a.as_string());
       s.queue = get_str(so, "queue");
@@ -147,10 +179,11 @@ std::optional<FlowEntry> decode_flow(std::string_view value) {
       const json::object& eo = e->get_object();
       f.error = FlowError{get_str(eo, "step"), get_str(eo, "message"), get_str(eo, "type")};
     }
+    f.graph = flow_graph(f.shape());
     return f;
   } catch (const std::exception&) {
     return std::nullopt;
   }
 }
 
-}  // namespace errand::embedded
+}  // namespace errand
