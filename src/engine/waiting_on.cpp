@@ -194,4 +194,18 @@ void WorkerActivity::describe(std::string_view queue, QueueFacts& facts) const {
   facts.asking_now = it->second.open > 0;
 }
 
+std::vector<std::pair<std::string, Millis>> WorkerActivity::asked_since(Millis since,
+                                                                        Millis now) const {
+  std::vector<std::pair<std::string, Millis>> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [queue, e] : queues_) {
+    if (e.open > 0) {
+      out.emplace_back(queue, now);
+    } else if (e.last >= since) {
+      out.emplace_back(queue, e.last);
+    }
+  }
+  return out;
+}
+
 }  // namespace errand

@@ -20,6 +20,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/job.hpp"
 
@@ -101,6 +103,11 @@ class WorkerActivity {
 
   // Fills the last_lease_request_at, asking_now and tracking_since of `facts`.
   void describe(std::string_view queue, QueueFacts& facts) const;
+
+  // The queues a lease request asked for at `since` or later, each with
+  // when it last did: `now` for a queue a request is open on. What a store
+  // shared by several servers tells the others (PostgreSQL).
+  std::vector<std::pair<std::string, Millis>> asked_since(Millis since, Millis now) const;
 
  private:
   struct Entry {

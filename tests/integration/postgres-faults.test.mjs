@@ -1,7 +1,8 @@
-// PostgreSQL going away under load (issue 8): while it is down, requests get
-// 503 with Retry-After and /readyz fails; nothing that was acknowledged is
-// lost; when it is back, errand serves again on its own. The test runs a
-// PostgreSQL of its own, which it stops as a crash would (no checkpoint).
+// PostgreSQL going away under load (issue 8): three errand servers share it;
+// while it is down, requests to every server get 503 with Retry-After and
+// every /readyz fails; nothing that was acknowledged is lost; when it is
+// back, they all serve again on their own. The test runs a PostgreSQL of its
+// own, which it stops as a crash would (no checkpoint).
 // Needs PostgreSQL 15 (scripts/setup); skipped without ctest's fixture.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -14,17 +15,19 @@ const skip = postgresUrl() ? false : 'needs ERRAND_TEST_POSTGRES (ctest starts a
 
 describe('PostgreSQL restarting under load', { skip }, () => {
   let pg;
-  let srv;
-  let api;
+  let servers = [];
+  let apis = [];
   before(async () => {
     pg = privatePostgres();
-    srv = await startServer({ args: ['--store', pg.url] });
-    api = new Api(srv);
+    servers = await Promise.all([0, 1, 2].map(() => startServer({ args: ['--store', pg.url] })));
+    apis = servers.map((s) => new Api(s));
   });
   after(async () => {
-    await srv?.close();
+    for (const s of servers) await s.close().catch(() => {});
     pg?.close();
   });
+  const readyz = async (status) =>
+    (await Promise.all(apis.map((api) => api.req('GET', '/readyz')))).every((r) => r.status === status);
 
   test('503s while it is down, 0 acknowledged jobs lost, service resumes by itself', async () => {
     const q = 'restart-load';
@@ -35,7 +38,7 @@ describe('PostgreSQL restarting under load', { skip }, () => {
     let running = true;
     let n = 0;
 
-    const producer = async () => {
+    const producer = async (api) => {
       while (running) {
         const i = n++;
         let res;
@@ -52,7 +55,7 @@ describe('PostgreSQL restarting under load', { skip }, () => {
         } else unexpected.push(`submit ${i}: ${res.status} ${res.text}`);
       }
     };
-    const worker = async () => {
+    const worker = async (api) => {
       while (running) {
         const res = await api.lease([q], { max: 5, wait: 1, timeoutMs: 15_000 }).catch(() => null);
         if (!res || res.status !== 200) {
@@ -61,24 +64,26 @@ describe('PostgreSQL restarting under load', { skip }, () => {
           continue;
         }
         for (const j of res.body.jobs) {
-          const a = await api.ack(j.id, j.lease, { i: j.payload.i }).catch(() => null);
-          if (a?.status === 200) acked.add(j.id);
+          const answer = await api.ack(j.id, j.lease, { i: j.payload.i }).catch(() => null);
+          if (answer?.status === 200) acked.add(j.id);
         }
       }
     };
-    const load = [producer(), producer(), producer(), worker(), worker()];
+    // Producers on every server, workers on two of them.
+    const [a, b, c] = apis;
+    const load = [producer(a), producer(b), producer(c), worker(b), worker(c)];
 
     await waitFor(() => submitted.size >= 50 && acked.size >= 20,
                   { timeoutMs: 20_000, message: 'some load before the outage' });
     pg.stop();
-    await waitFor(async () => (await api.req('GET', '/readyz')).status === 503,
-                  { timeoutMs: 10_000, message: '/readyz to fail while PostgreSQL is down' });
+    await waitFor(() => readyz(503),
+                  { timeoutMs: 10_000, message: "every server's /readyz to fail while PostgreSQL is down" });
     const before = refusals.length;
     await waitFor(() => refusals.length >= before + 5,
                   { timeoutMs: 10_000, message: 'requests refused while PostgreSQL is down' });
     pg.start();
-    await waitFor(async () => (await api.req('GET', '/readyz')).status === 200,
-                  { timeoutMs: 20_000, message: '/readyz to pass again' });
+    await waitFor(() => readyz(200),
+                  { timeoutMs: 20_000, message: "every server's /readyz to pass again" });
     const afterOutage = submitted.size;
     const ackedBefore = acked.size;
     await waitFor(() => submitted.size >= afterOutage + 50 && acked.size >= ackedBefore + 20,
@@ -89,7 +94,7 @@ describe('PostgreSQL restarting under load', { skip }, () => {
     assert.deepEqual(unexpected, [], 'only 202s and 503s');
     assert.ok(refusals.every((r) => r === '1'), `every 503 says Retry-After: 1 (${refusals})`);
     for (const id of submitted) {
-      const res = await api.req('GET', `/v1/jobs/${id}`);
+      const res = await a.req('GET', `/v1/jobs/${id}`);
       assert.equal(res.status, 200, `acknowledged job ${id} was lost: ${res.status}`);
       if (acked.has(id)) assert.equal(res.body.state, 'succeeded', `acked job ${id} is ${res.body.state}`);
     }

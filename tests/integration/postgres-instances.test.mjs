@@ -143,6 +143,40 @@ describe('three errand servers on one PostgreSQL', { skip }, () => {
   });
 });
 
+describe('waiting_on across servers', { skip }, () => {
+  const THRESHOLD_MS = 4000;
+  let db;
+  let servers = [];
+  before(async () => {
+    db = createDatabase('errand_activity');
+    servers = await Promise.all([0, 1].map(() => startServer({
+      args: ['--store', db.url, '--no-worker-after-ms', String(THRESHOLD_MS)],
+    })));
+  });
+  after(async () => {
+    for (const s of servers) await s.close().catch(() => {});
+    db?.drop();
+  });
+
+  test('a job read through a server no worker uses is not no_workers while workers ask another', async () => {
+    const [a, b] = servers.map((s) => new Api(s));
+    const q = uniqueQueue('pg-activity');
+    await a.submitOk(q, { payload: { n: 1 } });
+    const second = await a.submitOk(q, { payload: { n: 2 } });
+    // Nobody has asked for the queue past the threshold: A says so.
+    await waitFor(async () => (await a.job(second.id)).waiting_on?.reason === 'no_workers',
+                  { timeoutMs: THRESHOLD_MS + 10_000, message: 'A to say no_workers' });
+    const first = await b.leaseOne(q);
+    assert.deepEqual(first.payload, { n: 1 });
+    // B tells the others within about a second; A then knows a worker asked.
+    const w = await waitFor(async () => {
+      const doc = (await a.job(second.id)).waiting_on;
+      return doc?.reason === 'queued' ? doc : null;
+    }, { timeoutMs: THRESHOLD_MS, message: "A to know of the worker on B" });
+    assert.equal(w.ahead, 0);
+  });
+});
+
 describe('errand serve --store and errand migrate', { skip }, () => {
   test('migrate brings a database to the newest schema, and again is a no-op', async () => {
     const db = createDatabase('errand_migrate');

@@ -262,6 +262,11 @@ class PostgresBroker final : public Broker {
   // Applies every due timer; returns when the next one is due, if any.
   std::optional<Millis> run_timers(PgConnection& c, Millis now);
   void compact_counts(PgConnection& c);
+  // Writes when workers asked this server for which queues (at most every
+  // kShareActivityEveryMs), for explain() on the others. Sweeper thread only.
+  void share_activity(PgConnection& c, Millis now);
+  static constexpr Millis kShareActivityEveryMs = 1000;
+  Millis activity_shared_at_ = 0;  // sweeper thread only
 
   const PostgresOptions options_;
   const std::string instance_;

@@ -83,7 +83,7 @@ void PostgresBroker::on_notification(std::string_view payload) {
   const char kind = payload[first + 1];
   const std::string_view value = payload.substr(first + 3);
   if (kind == 'j') {
-    // Up to 200 ids, comma-separated (errand.notify_jobs).
+    // Up to 35 ids, comma-separated (schema.cpp, errand.on_jobs_updated).
     for (std::string_view rest = value; !rest.empty();) {
       const auto comma = std::min(rest.find(','), rest.size());
       if (const auto id = JobId::parse(rest.substr(0, comma))) waiters_.notify_all(job_topic(*id));
@@ -102,7 +102,7 @@ void PostgresBroker::on_notification(std::string_view payload) {
 
 void PostgresBroker::on_remote_changes(std::string_view list) {
   // '<id> <queue> <from> <to> <at ms>,...' with '-' for no state
-  // (errand.notify_changes).
+  // (schema.cpp, the triggers on errand.jobs).
   std::vector<StateChange> changes;
   const bool streamed = cluster_feed_.has_listeners();
   for (std::string_view rest = list; !rest.empty();) {
@@ -159,6 +159,7 @@ void PostgresBroker::sweep_loop() {
     try {
       PgConnection& c = session.connection();
       next_timer = run_timers(c, now_millis());
+      share_activity(c, now_millis());
       if (now_millis() >= next_compaction) {
         compact_counts(c);
         next_compaction = now_millis() + kCompactEveryMs;
@@ -184,6 +185,24 @@ void PostgresBroker::sweep_loop() {
           lock, std::chrono::system_clock::time_point(std::chrono::milliseconds(next_sweep_at_)));
     }
   }
+}
+
+void PostgresBroker::share_activity(PgConnection& c, Millis now) {
+  if (now < activity_shared_at_ + kShareActivityEveryMs) return;
+  const auto asked = activity_.asked_since(activity_shared_at_, now);
+  activity_shared_at_ = now;
+  if (asked.empty()) return;
+  std::vector<std::string> queues, times;
+  for (const auto& [queue, at] : asked) {
+    queues.push_back(queue);
+    times.push_back(std::to_string(at));
+  }
+  c.run("share_activity",
+        "INSERT INTO errand.worker_activity (queue, asked_at) "
+        "SELECT * FROM unnest($1::text[], $2::bigint[]) ORDER BY 1 "
+        "ON CONFLICT (queue) DO UPDATE "
+        "SET asked_at = greatest(errand.worker_activity.asked_at, excluded.asked_at)",
+        PgParams().text_array(queues).text_array(times));
 }
 
 std::optional<Millis> PostgresBroker::run_timers(PgConnection& c, Millis now) {

@@ -222,7 +222,8 @@ QueueFacts PostgresBroker::explain(PgConnection& c, JobView& v) {
         "SELECT coalesce((SELECT paused FROM errand.queues WHERE name = $1), false), "
         "(SELECT count(*) FROM (SELECT 1 FROM errand.jobs WHERE queue = $1 AND state = 'queued' "
         "AND (priority > $2 OR (priority = $2 AND (run_at, id) < ($3, $4::uuid))) LIMIT $5) a), "
-        "EXISTS (SELECT 1 FROM errand.jobs WHERE queue = $1 AND state = 'running')",
+        "EXISTS (SELECT 1 FROM errand.jobs WHERE queue = $1 AND state = 'running'), "
+        "(SELECT asked_at FROM errand.worker_activity WHERE queue = $1)",
         PgParams()
             .text(r.queue)
             .integer(r.priority)
@@ -234,6 +235,11 @@ QueueFacts PostgresBroker::explain(PgConnection& c, JobView& v) {
     facts.ahead_at_least = facts.ahead >= kMaxAhead;
     facts.running = rows.boolean(0, 2) ? 1 : 0;  // only "none or some" matters
     activity_.describe(r.queue, facts);
+    // Workers that asked other servers (share_activity); a second late at most.
+    if (const auto elsewhere = rows.optional_integer(0, 3);
+        elsewhere && (!facts.last_lease_request_at || *elsewhere > *facts.last_lease_request_at)) {
+      facts.last_lease_request_at = *elsewhere;
+    }
   }
   v.waiting_on = explain_wait(r, facts, now_millis());
   return facts;

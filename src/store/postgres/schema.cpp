@@ -342,10 +342,9 @@ END $$;
 // group of acks changes many jobs in one UPDATE, and a row trigger's
 // INSERT and NOTIFY for each of them cost more than the change itself.
 // Every state change goes out with its job, queue, states and time, so that
-// other servers can stream it (GET /v1/events), 35 a notification; a change
-// within a state by job id only, 200 a notification (NOTIFY's payload is
-// under 8000 bytes). (PostgreSQL lets a trigger with transition tables fire
-// on one kind of statement only: three triggers.)
+// other servers can stream it (GET /v1/events); a change within a state by
+// job id only; 35 a notification (NOTIFY's payload is under 8000 bytes). (PostgreSQL lets a trigger
+// with transition tables fire on one kind of statement only: three triggers.)
 //
 // And one index fewer: jobs_queued_since, on (queue, run_at) of ready jobs,
 // looked to the planner as good as jobs_ready for a claim of a queue it had
@@ -369,41 +368,38 @@ $$;
 DROP TRIGGER jobs_changed ON errand.jobs;
 DROP FUNCTION errand.on_job_change();
 
-CREATE FUNCTION errand.notify_jobs(me text, ids text[]) RETURNS void LANGUAGE sql AS $$
-  SELECT pg_notify('errand', me || '|j|' || array_to_string(ids[i : i + 199], ','))
-  FROM generate_series(1, coalesce(array_length(ids, 1), 0), 200) AS i;
-$$;
-
--- State changes, 35 a notification (an entry is at most 200 bytes):
--- '<instance>|c|<id> <queue> <from> <to> <at ms>,...', '-' for no state.
-CREATE FUNCTION errand.notify_changes(me text, changes text[]) RETURNS void LANGUAGE sql AS $$
-  SELECT pg_notify('errand', me || '|c|' || array_to_string(changes[i : i + 34], ','))
-  FROM generate_series(1, coalesce(array_length(changes, 1), 0), 35) AS i;
-$$;
-
-CREATE FUNCTION errand.now_ms() RETURNS bigint LANGUAGE sql AS $$
-  SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint
-$$;
-
+-- Each trigger reads its transition tables twice: once for the counts,
+-- once for the notifications (35 entries a notification; an entry is at
+-- most 200 bytes: '<instance>|c|<id> <queue> <from> <to> <at ms>,...' with
+-- '-' for no state, '<instance>|j|<id>,...', '<instance>|q|<queue>').
 CREATE FUNCTION errand.on_jobs_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   me text := coalesce(current_setting('errand.instance', true), '');
-  at text := errand.now_ms()::text;
+  at text := ((extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text;
+  note text;
 BEGIN
   INSERT INTO errand.queue_counts
     SELECT queue, state, count(*) FROM new_rows GROUP BY 1, 2
     UNION ALL SELECT queue, 'enqueued_total', count(*) FROM new_rows GROUP BY 1;
-  PERFORM errand.notify_changes(me,
-    ARRAY(SELECT id || ' ' || queue || ' - ' || state || ' ' || at FROM new_rows));
-  PERFORM pg_notify('errand', me || '|q|' || queue)
-    FROM (SELECT DISTINCT queue FROM new_rows WHERE state = 'queued') q;
+  FOR note IN
+    SELECT '|c|' || string_agg(entry, ',') FROM (
+      SELECT id || ' ' || queue || ' - ' || state || ' ' || at AS entry,
+             (row_number() OVER () - 1) / 35 AS chunk
+      FROM new_rows) e
+    GROUP BY chunk
+    UNION ALL
+    SELECT DISTINCT '|q|' || queue FROM new_rows WHERE state = 'queued'
+  LOOP
+    PERFORM pg_notify('errand', me || note);
+  END LOOP;
   RETURN NULL;
 END $$;
 
 CREATE FUNCTION errand.on_jobs_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   me text := coalesce(current_setting('errand.instance', true), '');
-  at text := errand.now_ms()::text;
+  at text := ((extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text;
+  note text;
 BEGIN
   WITH moved AS (
     SELECT n.queue, o.state AS was, n.state AS now
@@ -414,26 +410,42 @@ BEGIN
       UNION ALL SELECT queue, now, 1 FROM moved
       UNION ALL SELECT queue, now || '_total', 1 FROM moved WHERE now IN ('succeeded', 'failed')
     ) d GROUP BY 1, 2 HAVING sum(n) <> 0;
-  PERFORM errand.notify_changes(me, ARRAY(
-    SELECT n.id || ' ' || n.queue || ' ' || o.state || ' ' || n.state || ' ' || at
-    FROM old_rows o JOIN new_rows n USING (id) WHERE o.state <> n.state));
-  -- The rest changed within their state (a heartbeat, progress).
-  PERFORM errand.notify_jobs(me, ARRAY(
-    SELECT n.id::text FROM old_rows o JOIN new_rows n USING (id) WHERE o.state = n.state));
-  PERFORM pg_notify('errand', me || '|q|' || queue)
-    FROM (SELECT DISTINCT n.queue FROM old_rows o JOIN new_rows n USING (id)
-          WHERE n.state = 'queued' AND o.state <> 'queued') q;
+  -- A state change with its details; a change within a state (a heartbeat,
+  -- progress) by id only.
+  FOR note IN
+    SELECT kind || string_agg(entry, ',') FROM (
+      SELECT CASE WHEN o.state <> n.state THEN '|c|' ELSE '|j|' END AS kind,
+             CASE WHEN o.state <> n.state
+                  THEN n.id || ' ' || n.queue || ' ' || o.state || ' ' || n.state || ' ' || at
+                  ELSE n.id::text END AS entry,
+             (row_number() OVER (PARTITION BY o.state <> n.state) - 1) / 35 AS chunk
+      FROM old_rows o JOIN new_rows n USING (id)) e
+    GROUP BY kind, chunk
+    UNION ALL
+    SELECT DISTINCT '|q|' || n.queue FROM old_rows o JOIN new_rows n USING (id)
+    WHERE n.state = 'queued' AND o.state <> 'queued'
+  LOOP
+    PERFORM pg_notify('errand', me || note);
+  END LOOP;
   RETURN NULL;
 END $$;
 
 CREATE FUNCTION errand.on_jobs_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   me text := coalesce(current_setting('errand.instance', true), '');
-  at text := errand.now_ms()::text;
+  at text := ((extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text;
+  note text;
 BEGIN
   INSERT INTO errand.queue_counts SELECT queue, state, -count(*) FROM old_rows GROUP BY 1, 2;
-  PERFORM errand.notify_changes(me,
-    ARRAY(SELECT id || ' ' || queue || ' ' || state || ' - ' || at FROM old_rows));
+  FOR note IN
+    SELECT '|c|' || string_agg(entry, ',') FROM (
+      SELECT id || ' ' || queue || ' ' || state || ' - ' || at AS entry,
+             (row_number() OVER () - 1) / 35 AS chunk
+      FROM old_rows) e
+    GROUP BY chunk
+  LOOP
+    PERFORM pg_notify('errand', me || note);
+  END LOOP;
   RETURN NULL;
 END $$;
 
@@ -480,7 +492,17 @@ CREATE TRIGGER flows_changed AFTER UPDATE OR DELETE ON errand.flows
   FOR EACH ROW EXECUTE FUNCTION errand.on_flow_change();
 )sql";
 
-constexpr std::array kMigrations = {kV1, kV2, kStatementTriggers, kFlows};
+// When workers last asked for each queue, through any server: each server
+// writes what it saw at most once a second, so that waiting_on's
+// no_workers on one server knows of workers that use another.
+constexpr const char* kWorkerActivity = R"sql(
+CREATE TABLE errand.worker_activity (
+  queue text PRIMARY KEY,
+  asked_at bigint NOT NULL  -- ms; the time of the last lease request
+);
+)sql";
+
+constexpr std::array kMigrations = {kV1, kV2, kStatementTriggers, kFlows, kWorkerActivity};
 
 }  // namespace
 

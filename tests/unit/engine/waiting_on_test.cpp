@@ -209,6 +209,21 @@ TEST(WorkerActivity, OpenRequestsAskUntilTheyEnd) {
   EXPECT_EQ(f.last_lease_request_at, kNow - 5'000);
 }
 
+TEST(WorkerActivity, AskedSinceListsRecentQueuesAndOpenOnesAsNow) {
+  WorkerActivity activity(0);
+  const std::vector<std::string> open = {"open"}, recent = {"recent"}, old = {"old"};
+  activity.asked(old, kNow - 30'000);
+  activity.started(open, kNow - 20'000);  // still open
+  activity.asked(recent, kNow - 500);
+  using Seen = std::vector<std::pair<std::string, Millis>>;
+  EXPECT_EQ(activity.asked_since(kNow - 1'000, kNow),
+            (Seen{{"open", kNow}, {"recent", kNow - 500}}));
+  activity.ended(open, kNow - 100);
+  EXPECT_EQ(activity.asked_since(kNow - 1'000, kNow),
+            (Seen{{"open", kNow - 100}, {"recent", kNow - 500}}));
+  EXPECT_TRUE(activity.asked_since(kNow, kNow + 1).empty());
+}
+
 TEST(WorkerActivity, ForgetsTheLongestIdleQueueBeyondItsBound) {
   WorkerActivity activity(0);
   std::vector<std::string> names;
