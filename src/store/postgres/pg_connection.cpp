@@ -131,10 +131,21 @@ namespace {
 
 // Connects with `url`'s parameters, after defaults it may override: a server
 // that does not answer fails the attempt after 5 s instead of libpq's
-// unbounded wait, and keepalives notice a peer that vanished.
+// unbounded wait; keepalives notice a peer that vanished while the
+// connection is quiet (30 s, then 3 probes 5 s apart), and a request the
+// peer has not acknowledged after 30 s fails the connection
+// (tcp_user_timeout), so requests get 503 instead of hanging on a
+// PostgreSQL host that is gone. (A PostgreSQL process that is frozen on a
+// live host is not noticed: its kernel answers for it.)
 pg_conn* connect_to(const std::string& url) {
-  const char* const keys[] = {"connect_timeout", "keepalives_idle", "dbname", nullptr};
-  const char* const values[] = {"5", "30", url.c_str(), nullptr};
+  const char* const keys[] = {"connect_timeout",
+                              "keepalives_idle",
+                              "keepalives_interval",
+                              "keepalives_count",
+                              "tcp_user_timeout",
+                              "dbname",
+                              nullptr};
+  const char* const values[] = {"5", "30", "5", "3", "30000", url.c_str(), nullptr};
   return PQconnectdbParams(keys, values, 1);
 }
 
