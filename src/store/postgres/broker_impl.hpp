@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <list>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -206,6 +207,11 @@ class PostgresBroker final : public Broker {
   Result<std::vector<SubmitOutcome>> insert_jobs(PgConnection& c, PgChange& change,
                                                  const std::vector<PendingSubmit*>& group,
                                                  std::vector<HandOff>& hand_offs);
+  // Admission of `adding` jobs per queue: adds the queues not known yet,
+  // and refuses (429) what would overfill a queue with max_queued. Returns
+  // the paused ones among them (no hand-off there).
+  Result<std::vector<std::string>> admit(PgConnection& c,
+                                         const std::map<std::string, std::int64_t>& adding);
   std::vector<Result<JobState>> ack_jobs(PgConnection& c, PgChange& change,
                                          const std::vector<PendingAck>& group);
   std::vector<TimelineEvent> read_timeline(PgConnection& c, const JobId& id,

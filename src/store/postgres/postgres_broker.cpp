@@ -385,6 +385,54 @@ void PostgresBroker::hand_off(JobRecord& r, const std::string& payload,
   }
 }
 
+Result<std::vector<std::string>> PostgresBroker::admit(
+    PgConnection& c, const std::map<std::string, std::int64_t>& adding) {
+  std::vector<std::string> names;
+  for (const auto& [name, n] : adding) names.push_back(name);
+  const auto known = c.run(
+      "queue_settings", "SELECT name, max_queued, paused FROM errand.queues WHERE name = ANY($1)",
+      PgParams().text_array(names));
+  std::map<std::string, std::int64_t, std::less<>> limits;
+  std::vector<std::string> paused;
+  for (int i = 0; i < known.rows(); ++i) {
+    limits.emplace(known.text(i, 0), known.integer(i, 1));
+    if (known.boolean(i, 2)) paused.emplace_back(known.text(i, 0));
+  }
+  std::vector<std::string> unknown;
+  for (const auto& name : names) {
+    if (!limits.contains(name)) unknown.push_back(name);
+  }
+  if (!unknown.empty()) {
+    c.run("add_queues",
+          "INSERT INTO errand.queues (name) SELECT unnest($1::text[]) ORDER BY 1 "
+          "ON CONFLICT DO NOTHING",
+          PgParams().text_array(unknown));
+  }
+  // A queue with max_queued counts what waits under a lock on its row, so
+  // two submits cannot both take the last place. A queue without a limit
+  // takes no lock: submits to it never wait on each other. (A limit set
+  // meanwhile holds from the next submit.)
+  for (const auto& [name, n] : adding) {
+    const auto limit = limits.find(name);
+    if (limit == limits.end() || limit->second <= 0) continue;
+    const auto locked =
+        c.run("lock_queue", "SELECT max_queued FROM errand.queues WHERE name = $1 FOR UPDATE",
+              PgParams().text(name));
+    const std::int64_t max_queued = locked.integer(0, 0);
+    if (max_queued <= 0) continue;
+    const auto w = c.run("waiting",
+                         "SELECT coalesce(sum(n), 0) FROM errand.queue_counts "
+                         "WHERE queue = $1 AND kind IN ('queued', 'scheduled')",
+                         PgParams().text(name));
+    const std::int64_t waiting = w.integer(0, 0);
+    if (waiting + n > max_queued) {
+      return resource_exhausted("queue '" + name + "' is full: " + std::to_string(waiting) +
+                                " jobs wait, max_queued is " + std::to_string(max_queued));
+    }
+  }
+  return paused;
+}
+
 Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
     PgConnection& c, PgChange& change, const std::vector<PendingSubmit*>& group,
     std::vector<HandOff>& hand_offs) {
@@ -428,53 +476,12 @@ Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
     }
     out[i].replayed = true;
   }
-  // Admission: a queue with max_queued counts what waits under a lock on
-  // its row, so two submits cannot both take the last place. A queue
-  // without a limit takes no lock: submits to it never wait on each other.
-  // (A limit set meanwhile holds from the next submit.)
   std::map<std::string, std::int64_t> adding;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     if (!out[i].replayed && !replay[i]) ++adding[specs[i]->queue];
   }
-  std::vector<std::string> names;
-  for (const auto& [name, n] : adding) names.push_back(name);
-  const auto known = c.run(
-      "queue_settings", "SELECT name, max_queued, paused FROM errand.queues WHERE name = ANY($1)",
-      PgParams().text_array(names));
-  std::map<std::string_view, std::int64_t> limits;
-  std::vector<std::string_view> paused;
-  for (int i = 0; i < known.rows(); ++i) {
-    limits[known.text(i, 0)] = known.integer(i, 1);
-    if (known.boolean(i, 2)) paused.push_back(known.text(i, 0));
-  }
-  std::vector<std::string> unknown;
-  for (const auto& name : names) {
-    if (!limits.contains(name)) unknown.push_back(name);
-  }
-  if (!unknown.empty()) {
-    c.run("add_queues",
-          "INSERT INTO errand.queues (name) SELECT unnest($1::text[]) ORDER BY 1 "
-          "ON CONFLICT DO NOTHING",
-          PgParams().text_array(unknown));
-  }
-  for (const auto& [name, n] : adding) {
-    const auto limit = limits.find(name);
-    if (limit == limits.end() || limit->second <= 0) continue;
-    const auto locked =
-        c.run("lock_queue", "SELECT max_queued FROM errand.queues WHERE name = $1 FOR UPDATE",
-              PgParams().text(name));
-    const std::int64_t max_queued = locked.integer(0, 0);
-    if (max_queued <= 0) continue;
-    const auto w = c.run("waiting",
-                         "SELECT coalesce(sum(n), 0) FROM errand.queue_counts "
-                         "WHERE queue = $1 AND kind IN ('queued', 'scheduled')",
-                         PgParams().text(name));
-    const std::int64_t waiting = w.integer(0, 0);
-    if (waiting + n > max_queued) {
-      return resource_exhausted("queue '" + name + "' is full: " + std::to_string(waiting) +
-                                " jobs wait, max_queued is " + std::to_string(max_queued));
-    }
-  }
+  auto paused = admit(c, adding);
+  if (!paused) return paused.status();
   std::vector<PgParams> rows;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const SubmitSpec& s = *specs[i];
@@ -491,7 +498,7 @@ Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
     }
     JobRecord r = new_job(s, id, created[i], change);
     if (r.state == JobState::kQueued &&
-        std::find(paused.begin(), paused.end(), r.queue) == paused.end()) {
+        std::find(paused->begin(), paused->end(), r.queue) == paused->end()) {
       hand_off(r, s.payload_json, hand_offs, change);
     }
     rows.push_back(insert_job_params(r, s.payload_json));
