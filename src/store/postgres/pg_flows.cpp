@@ -23,6 +23,7 @@
 #include "logging/log.hpp"
 #include "store/postgres/broker_impl.hpp"
 #include "store/postgres/job_rows.hpp"
+#include "store/postgres/newest_first.hpp"
 
 namespace errand::postgres::detail {
 namespace {
@@ -335,30 +336,16 @@ void PostgresBroker::cancel_flow(JobId id, Callback<FlowView> done) {
 
 void PostgresBroker::list_flows(FlowListSpec spec, Callback<FlowPage> done) {
   read<FlowPage>(std::move(done), [this, spec](PgConnection& c) -> Result<FlowPage> {
-    // Only the filters asked for, so each shape of query gets its own plan.
-    std::string sql = "SELECT id, record FROM errand.flows WHERE true";
-    PgParams p;
-    if (spec.state) {
-      p.text(to_string(*spec.state));
-      sql += " AND state = $" + std::to_string(p.size());
-    }
-    if (spec.before) {
-      p.text(spec.before->to_string());
-      sql += " AND id < $" + std::to_string(p.size()) + "::uuid";
-    }
-    p.integer(std::max(0, spec.limit) + 1);
-    sql += " ORDER BY id DESC LIMIT $" + std::to_string(p.size());
-    const auto rows = c.exec(sql, p);
+    NewestFirstQuery query("SELECT id, record FROM errand.flows");
+    if (spec.state) query.equals("state", to_string(*spec.state));
+    const auto rows = query.run(c, spec.before, spec.limit);
     FlowPage page;
-    for (int i = 0; i < rows.rows(); ++i) {
-      if (static_cast<int>(page.flows.size()) >= spec.limit) {
-        if (!page.flows.empty()) page.next = page.flows.back().id;
-        break;
-      }
+    for (int i = 0; i < std::min(rows.rows(), spec.limit); ++i) {
       auto f = decode_row(rows, i, 1);
       if (!f) return unreadable(JobId::parse(rows.text(i, 0)).value_or(JobId{}));
       page.flows.push_back(read_flow_view(c, *f));
     }
+    if (rows.rows() > spec.limit && !page.flows.empty()) page.next = page.flows.back().id;
     return page;
   });
 }

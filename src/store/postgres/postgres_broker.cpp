@@ -12,6 +12,7 @@
 #include "core/time.hpp"
 #include "store/postgres/broker_impl.hpp"
 #include "store/postgres/job_rows.hpp"
+#include "store/postgres/newest_first.hpp"
 #include "store/postgres/schema.hpp"
 
 namespace errand::postgres {
@@ -866,31 +867,13 @@ void PostgresBroker::timeline(JobId id, std::uint32_t after_seq,
 void PostgresBroker::list(ListSpec spec, Callback<JobPage> done) {
   read<JobPage>(
       std::move(done), [this, spec = std::move(spec)](PgConnection& c) -> Result<JobPage> {
-        // Only the filters asked for, so each shape of query gets its own plan.
-        std::string sql =
-            std::string("SELECT ") + kJobColumns + ", payload, result FROM errand.jobs WHERE true";
-        PgParams p;
-        if (spec.queue) {
-          p.text(*spec.queue);
-          sql += " AND queue = $" + std::to_string(p.size());
-        }
-        if (spec.state) {
-          p.text(to_string(*spec.state));
-          sql += " AND state = $" + std::to_string(p.size());
-        }
-        if (spec.before) {
-          p.text(spec.before->to_string());
-          sql += " AND id < $" + std::to_string(p.size()) + "::uuid";
-        }
-        p.integer(std::max(0, spec.limit) + 1);
-        sql += " ORDER BY id DESC LIMIT $" + std::to_string(p.size());
-        const auto rows = c.exec(sql, p);
+        NewestFirstQuery query(std::string("SELECT ") + kJobColumns +
+                               ", payload, result FROM errand.jobs");
+        if (spec.queue) query.equals("queue", *spec.queue);
+        if (spec.state) query.equals("state", to_string(*spec.state));
+        const auto rows = query.run(c, spec.before, spec.limit);
         JobPage page;
-        for (int i = 0; i < rows.rows(); ++i) {
-          if (static_cast<int>(page.jobs.size()) >= spec.limit) {
-            if (!page.jobs.empty()) page.next = page.jobs.back().record.id;
-            break;
-          }
+        for (int i = 0; i < std::min(rows.rows(), spec.limit); ++i) {
           JobView v{read_job_row(rows, i), std::string(rows.text(i, kJobColumnCount)), {}};
           if (v.record.state == JobState::kSucceeded && !rows.is_null(i, kJobColumnCount + 1)) {
             v.result_json = std::string(rows.text(i, kJobColumnCount + 1));
@@ -898,6 +881,7 @@ void PostgresBroker::list(ListSpec spec, Callback<JobPage> done) {
           explain(c, v);
           page.jobs.push_back(std::move(v));
         }
+        if (rows.rows() > spec.limit && !page.jobs.empty()) page.next = page.jobs.back().record.id;
         return page;
       });
 }
