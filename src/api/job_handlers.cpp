@@ -27,13 +27,15 @@ Reply submit_job(State& s, http::Request& req, const std::string& queue) {
   spec->traceparent = valid_traceparent(req);
   const auto wait = requested_wait(s, req);
   const auto deadline = Clock::now() + wait;
+  const bool waits = wait.count() > 0 && !s.draining;
+  spec->wants_waiting_on = !waits;  // the wait reads the job again
   std::vector<SubmitSpec> specs;
   specs.push_back(std::move(spec.value()));
   auto out = co_await await_result<std::vector<SubmitOutcome>>(
       [&](auto cb) { s.broker.submit(std::move(specs), std::move(cb)); });
   if (!out) co_return error_response(out.status());
   SubmitOutcome& o = out->front();
-  if (wait.count() > 0 && !is_terminal(o.job.record.state) && !s.draining) {
+  if (waits && !is_terminal(o.job.record.state)) {
     auto waited = co_await wait_for_terminal(s, req, o.job.record.id, deadline);
     if (waited) o.job = std::move(waited.value());
   }

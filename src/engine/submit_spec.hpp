@@ -23,6 +23,10 @@ struct SubmitSpec {
   std::vector<std::string> tags;
   std::string traceparent;
   std::optional<FlowRef> flow;  // set by the broker for the jobs of a flow
+  // Whether the answer needs the job's waiting_on. A caller that waits for
+  // the job to end reads it again before it answers, and a store whose
+  // waiting_on costs queries spares them.
+  bool wants_waiting_on = true;
 };
 
 }  // namespace errand

@@ -18,9 +18,11 @@
 #include "engine/timeline.hpp"
 #include "engine/waiter_registry.hpp"
 #include "engine/waiting_on.hpp"
+#include "store/postgres/empty_queues.hpp"
 #include "store/postgres/op_groups.hpp"
 #include "store/postgres/pg_pool.hpp"
 #include "store/postgres/postgres_broker.hpp"
+#include "store/postgres/unfinished_jobs.hpp"
 
 namespace errand::postgres::detail {
 
@@ -34,6 +36,9 @@ inline constexpr int kTransactionTries = 4;
 inline constexpr int kGroupsRunning = 2;
 inline constexpr std::size_t kMaxSubmitGroup = 256;
 inline constexpr std::size_t kMaxAckGroup = 1000;
+
+// How many jobs known_unfinished() remembers (unfinished_jobs.hpp).
+inline constexpr std::size_t kKnownUnfinished = 100'000;
 
 // What one transaction changed besides job rows: its timeline events (written
 // before COMMIT), and what to tell this instance once it committed (other
@@ -75,7 +80,10 @@ class PgChange final : public JobChanges {
 
   // Inserts the events, and trims timelines past kTimelineLimit.
   void write(PgConnection& c) const;
-  void publish(WaiterRegistry& waiters, const ChangeFeed& feed, const ChangeFeed& cluster) const;
+  // Tells this instance: the jobs that ended are no longer known unfinished,
+  // then their waiters, the feeds and the parked leases hear of it.
+  void publish(WaiterRegistry& waiters, UnfinishedJobs& unfinished, const ChangeFeed& feed,
+               const ChangeFeed& cluster) const;
 
  private:
   struct Event {
@@ -127,6 +135,7 @@ class PostgresBroker final : public Broker {
   void queues(Callback<std::vector<QueueStats>> done) override;
   void queue(std::string name, Callback<QueueStats> done) override;
   WaiterRegistry& waiters() override { return waiters_; }
+  bool known_unfinished(const JobId& id) override { return unfinished_.contains(id); }
   void lease_request_started(const std::vector<std::string>& queues) override {
     activity_.started(queues, now_millis());
   }
@@ -246,6 +255,8 @@ class PostgresBroker final : public Broker {
     bool claiming = false;   // a claim for it is running
     bool again = false;      // its queues gained jobs while it claimed
     bool withdrawn = false;  // unpark() came while it claimed
+    // EmptyQueues::claim_started() of its claim; none for a hand-off.
+    std::optional<std::uint64_t> claim_started;
   };
   // Starts a claim for `p`. REQUIRES: parked_mutex_ held, !p.claiming.
   void claim(Parked& p);
@@ -253,8 +264,12 @@ class PostgresBroker final : public Broker {
   // Jobs of `queue` may be ready: the oldest idle parked request for it
   // claims (one; a claim that fills up passes the wake on).
   void wake_parked(const std::string& queue);
-  // The sweep: every queue someone is parked on.
+  // The sweep: every queue someone is parked on. Forgets which queues are
+  // known empty.
   void wake_all_parked();
+  // Whether every change is heard now (the listening connection is up):
+  // what this server may know from what it hears (unfinished_, empty_queues_).
+  void hearing_changes(bool heard);
 
   // pg_background.cpp
   void listen_loop();
@@ -282,6 +297,7 @@ class PostgresBroker final : public Broker {
   ChangeFeed cluster_feed_;  // change_feed_'s, and other servers' from their notifications
   CommitFeed commit_feed_;
   WaiterRegistry waiters_;
+  UnfinishedJobs unfinished_{kKnownUnfinished};
   WorkerActivity activity_;
   std::atomic<bool> healthy_{true};
   std::atomic<bool> stopping_{false};
@@ -296,6 +312,7 @@ class PostgresBroker final : public Broker {
   std::mutex parked_mutex_;
   std::list<Parked> parked_;       // GUARDED_BY(parked_mutex_), oldest first
   std::uint64_t next_ticket_ = 1;  // GUARDED_BY(parked_mutex_)
+  EmptyQueues empty_queues_;       // GUARDED_BY(parked_mutex_)
 
   std::mutex sweep_mutex_;
   std::condition_variable sweep_wake_;
@@ -321,7 +338,7 @@ Result<T> PostgresBroker::commit_on(PgConnection& c, const Body<T>& body) {
   const CommitStats stats{
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 1};
   commit_feed_.publish({&stats, 1});
-  change.publish(waiters_, change_feed_, cluster_feed_);
+  change.publish(waiters_, unfinished_, change_feed_, cluster_feed_);
   for (const auto& [queue, n] : change.ready_queues()) wake_parked(queue);
   if (const auto at = change.earliest_timer()) sweep_by(*at);
   return out;

@@ -43,6 +43,7 @@ void PostgresBroker::listen_loop() {
       try {
         c = connect(setup_);
         c->exec("LISTEN errand");
+        hearing_changes(true);
         if (lost) {
           log::info("listening to PostgreSQL again");
           healthy_ = true;
@@ -54,6 +55,7 @@ void PostgresBroker::listen_loop() {
       } catch (const PgError& e) {
         if (!lost) log::warn("cannot listen to PostgreSQL", {{"reason", e.what()}});
         c.reset();
+        hearing_changes(false);
         lost = true;
         healthy_ = false;
         pollfd stop{stop_fd_, POLLIN, 0};
@@ -68,6 +70,7 @@ void PostgresBroker::listen_loop() {
       c.reset();
       lost = true;
       healthy_ = false;
+      hearing_changes(false);
       continue;
     }
     while (auto note = c->next_notification()) on_notification(note->payload);
@@ -118,6 +121,10 @@ void PostgresBroker::on_remote_changes(std::string_view list) {
     }
     const auto id = JobId::parse(fields[0]);
     if (!id) continue;
+    // A removal ('-'), an end, or what cannot be read: no longer known
+    // unfinished, before its waiters wake (unfinished_jobs.hpp).
+    const auto to = n >= 4 ? parse_job_state(fields[3]) : std::nullopt;
+    if (!to || is_terminal(*to)) unfinished_.drop(*id);
     waiters_.notify_all(job_topic(*id));
     if (!streamed || n < 5) continue;
     StateChange c;

@@ -108,6 +108,10 @@ class PgConnection {
   PgConnection& operator=(const PgConnection&) = delete;
 
   bool ok() const;
+  // Unprepared: planned for these very values each time. Statements that
+  // find rows by `= ANY($1)` go this way. A prepared one keeps the plan it
+  // chose while the table was small, a scan of the whole table, and runs it
+  // on a table grown large.
   PgResult exec(const std::string& sql, const PgParams& params = {});
   // Prepares `sql` under `name` once per connection, then runs it.
   PgResult run(const char* name, const char* sql, const PgParams& params = {});

@@ -182,10 +182,10 @@ void PostgresBroker::advance_flows(PgConnection& c, PgChange& change) {
       if (looked_up.insert(ends[i].flow->id).second) lock.push_back(ends[i].flow->id.to_string());
     }
     if (!lock.empty()) {
-      const auto rows = c.run("lock_flows",
-                              "SELECT id, record FROM errand.flows WHERE id = ANY($1::uuid[]) "
-                              "ORDER BY id FOR UPDATE",
-                              PgParams().text_array(lock));
+      const auto rows = c.exec(
+          "SELECT id, record FROM errand.flows WHERE id = ANY($1::uuid[]) "
+          "ORDER BY id FOR UPDATE",
+          PgParams().text_array(lock));
       for (int i = 0; i < rows.rows(); ++i) {
         if (auto f = decode_row(rows, i, 1)) flows.emplace(f->id, std::move(*f));
       }
@@ -208,7 +208,7 @@ void PostgresBroker::advance_flows(PgConnection& c, PgChange& change) {
 FlowView PostgresBroker::read_flow_view(PgConnection& c, const FlowRecord& f) {
   static const std::string sql =
       std::string("SELECT ") + kJobColumns + ", result FROM errand.jobs WHERE id = ANY($1::uuid[])";
-  const auto rows = c.run("flow_jobs", sql.c_str(), PgParams().text_array(id_texts(jobs_of(f))));
+  const auto rows = c.exec(sql, PgParams().text_array(id_texts(jobs_of(f))));
   std::map<JobId, std::pair<JobRecord, std::string>> jobs;
   for (int i = 0; i < rows.rows(); ++i) {
     JobRecord r = read_job_row(rows, i);
@@ -317,9 +317,8 @@ void PostgresBroker::cancel_flow(JobId id, Callback<FlowView> done) {
           }
         }
         if (!unfinished.empty()) {
-          c.run("lock_flow_jobs",
-                "SELECT id FROM errand.jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
-                PgParams().text_array(id_texts(unfinished)));
+          c.exec("SELECT id FROM errand.jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+                 PgParams().text_array(id_texts(unfinished)));
         }
         auto locked = read_flow(c, id, true);
         if (!locked) return locked.status();
@@ -383,8 +382,8 @@ std::optional<Millis> PostgresBroker::purge_flows(PgConnection& c, Millis now) {
         ids.emplace_back(rows.text(i, 0));
         if (const auto id = JobId::parse(rows.text(i, 0))) change.touched_flow(*id);
       }
-      tc.run("delete_flow_timelines", "DELETE FROM errand.timeline WHERE owner = ANY($1::uuid[])",
-             PgParams().text_array(ids));
+      tc.exec("DELETE FROM errand.timeline WHERE owner = ANY($1::uuid[])",
+              PgParams().text_array(ids));
       return Empty{};
     };
     if (auto done = commit_on(c, body); !done) return std::nullopt;

@@ -85,8 +85,11 @@ void PgChange::write(PgConnection& c) const {
   }
 }
 
-void PgChange::publish(WaiterRegistry& waiters, const ChangeFeed& feed,
+void PgChange::publish(WaiterRegistry& waiters, UnfinishedJobs& unfinished, const ChangeFeed& feed,
                        const ChangeFeed& cluster) const {
+  for (const auto& c : changes_) {
+    if (!c.to || is_terminal(*c.to)) unfinished.drop(c.id);
+  }
   feed.publish(changes_);
   cluster.publish(changes_);
   for (const auto& t : topics_) waiters.notify_all(t);
@@ -184,11 +187,8 @@ void PostgresBroker::save_jobs(PgConnection& c, const std::vector<const JobRecor
     rows.push_back(update_job_params(*jobs[i]));
     if (results) rows.back().text(*(*results)[i]);
   }
-  if (results) {
-    c.run("update_jobs_result", kUpdateJobsWithResultSql, PgParams::columns(rows));
-  } else {
-    c.run("update_jobs", kUpdateJobsSql, PgParams::columns(rows));
-  }
+  // Unprepared, so planned for these ids (PgConnection::exec).
+  c.exec(results ? kUpdateJobsWithResultSql : kUpdateJobsSql, PgParams::columns(rows));
 }
 
 Result<JobRecord> PostgresBroker::leased_job(PgConnection& c, const JobId& id,
@@ -314,6 +314,7 @@ std::vector<PostgresBroker::HandOff> PostgresBroker::reserve_parked(
     if (p.claiming) break;
     p.claiming = true;  // claimed() ends it, as for a claim of its own
     p.again = false;
+    p.claim_started.reset();  // finding no job here says nothing of the queue
     reserved.push_back(HandOff{p.ticket, p.spec, {}});
   }
   return reserved;
@@ -498,6 +499,8 @@ Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
       id = ids_.next(created[i]);
     }
     JobRecord r = new_job(s, id, created[i], change);
+    // Before COMMIT: whatever ends it comes after, and is seen (unfinished_jobs.hpp).
+    if (!is_terminal(r.state)) unfinished_.add(r.id);
     if (r.state == JobState::kQueued &&
         std::find(paused->begin(), paused->end(), r.queue) == paused->end()) {
       hand_off(r, s.payload_json, hand_offs, change);
@@ -513,7 +516,9 @@ Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
     }
   }
   std::vector<JobView*> views;
-  for (auto& o : out) views.push_back(&o.job);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (specs[i]->wants_waiting_on) views.push_back(&out[i].job);
+  }
   explain_all(c, views);
   return out;
 }
@@ -580,13 +585,16 @@ std::uint64_t PostgresBroker::lease_or_park(LeaseSpec spec, Callback<std::vector
   std::lock_guard lock(parked_mutex_);
   const std::uint64_t ticket = next_ticket_++;
   parked_.push_back(Parked{ticket, std::move(spec), std::move(done)});
-  claim(parked_.back());
+  // A worker back for more after its job: if nothing is ready, it need not
+  // look. It waits for a wake, as after a claim that found nothing.
+  if (!empty_queues_.all_empty(parked_.back().spec.queues)) claim(parked_.back());
   return ticket;
 }
 
 void PostgresBroker::claim(Parked& p) {
   p.claiming = true;
   p.again = false;
+  p.claim_started = empty_queues_.claim_started();
   // Straight to the pool, not through transact(): that may answer at once,
   // and claimed() takes the parked_mutex_ held here.
   pool_.post([this, ticket = p.ticket, spec = p.spec](PgSession& session) {
@@ -608,6 +616,7 @@ void PostgresBroker::claimed(std::uint64_t ticket, Result<std::vector<JobView>> 
     const bool got = !jobs.is_ok() || !jobs.value().empty();
     if (!got && stopping_) jobs = unavailable("the store is shut down");
     if (!got && !it->withdrawn && !stopping_) {
+      if (it->claim_started) empty_queues_.found_none(it->spec.queues, *it->claim_started);
       if (it->again) {
         claim(*it);
       } else {
@@ -627,6 +636,7 @@ void PostgresBroker::claimed(std::uint64_t ticket, Result<std::vector<JobView>> 
 
 void PostgresBroker::wake_parked(const std::string& queue) {
   std::lock_guard lock(parked_mutex_);
+  empty_queues_.woken(queue);
   for (auto& p : parked_) {
     if (std::find(p.spec.queues.begin(), p.spec.queues.end(), queue) == p.spec.queues.end()) {
       continue;
@@ -646,6 +656,7 @@ void PostgresBroker::wake_all_parked() {
   std::vector<std::string> queues;
   {
     std::lock_guard lock(parked_mutex_);
+    empty_queues_.forget_all();
     for (const auto& p : parked_) {
       for (const auto& q : p.spec.queues) {
         if (std::find(queues.begin(), queues.end(), q) == queues.end()) queues.push_back(q);
@@ -653,6 +664,16 @@ void PostgresBroker::wake_all_parked() {
     }
   }
   for (const auto& q : queues) wake_parked(q);
+}
+
+void PostgresBroker::hearing_changes(bool heard) {
+  if (heard) {
+    unfinished_.enable();
+  } else {
+    unfinished_.disable();
+  }
+  std::lock_guard lock(parked_mutex_);
+  empty_queues_.trust(heard);
 }
 
 bool PostgresBroker::unpark(std::uint64_t ticket) {
@@ -701,13 +722,17 @@ std::vector<Result<JobState>> PostgresBroker::ack_jobs(PgConnection& c, PgChange
   static const std::string lock_jobs = std::string("SELECT ") + kJobColumns +
                                        " FROM errand.jobs WHERE id = ANY($1::uuid[]) "
                                        "ORDER BY id FOR UPDATE";
-  std::vector<std::string> ids;
-  for (const auto& a : group) ids.push_back(a.spec.id.to_string());
-  const auto rows = c.run("lock_jobs", lock_jobs.c_str(), PgParams().text_array(ids));
   std::map<JobId, JobRecord> jobs;
-  for (int i = 0; i < rows.rows(); ++i) {
-    JobRecord r = read_job_row(rows, i);
-    jobs.emplace(r.id, std::move(r));
+  if (group.size() == 1) {
+    if (auto r = lock_job(c, group[0].spec.id)) jobs.emplace(r->id, std::move(*r));
+  } else {
+    std::vector<std::string> ids;
+    for (const auto& a : group) ids.push_back(a.spec.id.to_string());
+    const auto rows = c.exec(lock_jobs, PgParams().text_array(ids));
+    for (int i = 0; i < rows.rows(); ++i) {
+      JobRecord r = read_job_row(rows, i);
+      jobs.emplace(r.id, std::move(r));
+    }
   }
   std::vector<Result<JobState>> answers;
   std::map<JobId, const std::string*> results;  // the jobs acked, with their results
