@@ -168,6 +168,9 @@ bool apply_config_file(const std::string& path, const FlagGiven& given, ServeOpt
   if (auto v = t["store_pool_size"].value<std::int64_t>(); v && unset("--store-pool-size")) {
     o.store_pool_size = static_cast<int>(std::clamp<std::int64_t>(*v, 1, 256));
   }
+  if (auto v = t["store_timeout_ms"].value<std::int64_t>(); v && unset("--store-timeout-ms")) {
+    o.store_timeout = std::chrono::milliseconds(std::max<std::int64_t>(*v, 0));
+  }
   if (auto v = t["durability"].value<std::string>(); v && unset("--durability"))
     text.durability = *v;
   if (auto v = t["log_format"].value<std::string>(); v && unset("--log-format"))

@@ -156,6 +156,7 @@ int main(int argc, char** argv) {
   std::string config;
   std::int64_t max_wait_ms = 60'000;
   std::int64_t no_worker_after_ms = 30'000;
+  std::int64_t store_timeout_ms = 15'000;
   std::int64_t shutdown_timeout_ms = 10'000;
   std::int64_t max_memory_mb = 0;
   CLI::App* serve = app.add_subcommand("serve", "Run the job server");
@@ -194,6 +195,14 @@ int main(int argc, char** argv) {
   serve->add_option("--max-wait-ms", max_wait_ms, "Cap on Prefer: wait, in milliseconds")
       ->envname("ERRAND_MAX_WAIT_MS")
       ->check(CLI::Range(0, 3'600'000))
+      ->capture_default_str();
+  serve
+      ->add_option("--store-timeout-ms", store_timeout_ms,
+                   "PostgreSQL: how long a statement may go unanswered before its connection is "
+                   "given up and the request gets 503 (a frozen PostgreSQL), in milliseconds; "
+                   "0: no limit")
+      ->envname("ERRAND_STORE_TIMEOUT_MS")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{3'600'000}))
       ->capture_default_str();
   serve
       ->add_option("--no-worker-after-ms", no_worker_after_ms,
@@ -415,6 +424,7 @@ int main(int argc, char** argv) {
   if (serve->parsed()) {
     options.max_wait = std::chrono::milliseconds(max_wait_ms);
     options.no_worker_after = std::chrono::milliseconds(no_worker_after_ms);
+    options.store_timeout = std::chrono::milliseconds(store_timeout_ms);
     options.drain_grace = std::chrono::milliseconds(shutdown_timeout_ms);
     options.header_timeout = std::chrono::milliseconds(http_timeouts_ms.header);
     options.body_timeout = std::chrono::milliseconds(http_timeouts_ms.body);

@@ -63,7 +63,8 @@ Result<std::unique_ptr<Broker>> open_store(const ServeOptions& options) {
   if (is_postgres_url(options.store)) {
     return postgres::open_postgres_broker({.url = options.store,
                                            .pool_size = options.store_pool_size,
-                                           .no_worker_after_ms = options.no_worker_after.count()});
+                                           .no_worker_after_ms = options.no_worker_after.count(),
+                                           .answer_timeout_ms = options.store_timeout.count()});
   }
   return invalid_argument("--store must be embedded or a postgresql:// URL");
 }

@@ -21,6 +21,8 @@ struct ServeOptions {
   // "embedded" (RocksDB in data_dir) or a PostgreSQL URL (docs/postgres.md).
   std::string store = "embedded";
   int store_pool_size = 8;  // PostgreSQL connections that run transactions
+  // PostgreSQL: how long a statement may go unanswered (0: no limit).
+  std::chrono::milliseconds store_timeout{15'000};
   std::string data_dir = "./errand-data";
   embedded::Durability durability = embedded::Durability::kFsync;
   std::chrono::milliseconds max_wait{60'000};

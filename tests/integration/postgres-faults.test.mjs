@@ -100,3 +100,46 @@ describe('PostgreSQL restarting under load', { skip }, () => {
     }
   });
 });
+
+// A PostgreSQL that stops answering without going away (SIGSTOP here; a
+// stuck disk or a paused VM alike): its kernel keeps the connections open,
+// so only errand's own deadline (--store-timeout-ms) notices.
+describe('PostgreSQL frozen on a live host', { skip }, () => {
+  let pg;
+  let server;
+  let api;
+  before(async () => {
+    pg = privatePostgres();
+    server = await startServer({ args: ['--store', pg.url, '--store-timeout-ms', '1000'] });
+    api = new Api(server);
+  });
+  after(async () => {
+    pg?.thaw();
+    await server?.close().catch(() => {});
+    pg?.close();
+  });
+
+  test('requests get 503 after the store timeout, /readyz fails, and service resumes when it thaws', async () => {
+    const q = 'frozen';
+    const first = await api.submit(q, { payload: { n: 1 } });
+    assert.equal(first.status, 202, first.text);
+
+    pg.freeze();
+    const started = Date.now();
+    const refused = await api.submit(q, { payload: { n: 2 } }, { timeoutMs: 15_000 });
+    const took = Date.now() - started;
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.match(refused.body.detail, /PostgreSQL/);
+    assert.ok(took < 8_000, `refused after ${took} ms, not held until PostgreSQL answers`);
+    assert.equal((await api.req('GET', '/readyz')).status, 503);
+
+    pg.thaw();
+    await waitFor(async () => (await api.req('GET', '/readyz')).status === 200,
+                  { timeoutMs: 20_000, message: '/readyz to pass once PostgreSQL answers again' });
+    const again = await api.submit(q, { payload: { n: 3 } }, { timeoutMs: 15_000 });
+    assert.equal(again.status, 202, again.text);
+    const kept = await api.req('GET', `/v1/jobs/${first.body.id}`);
+    assert.equal(kept.status, 200, 'the job acknowledged before the freeze is there');
+  });
+});

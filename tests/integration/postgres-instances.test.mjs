@@ -221,6 +221,12 @@ describe('errand serve --store and errand migrate', { skip }, () => {
     assert.equal(gone.code, 1, gone.stderr);
     assert.match(gone.stderr, /cannot open the store/);
     assert.doesNotMatch(gone.stderr + gone.stdout, /s3cret/);
+    for (const value of ['-1', '3600001', 'soon']) {
+      const timeout = await runErrand(['serve', '--store', databaseUrl('postgres'), '--store-timeout-ms', value,
+                                       '--listen', '127.0.0.1:0']);
+      assert.equal(timeout.code, 2, `--store-timeout-ms ${value}: ${timeout.stderr}`);
+      assert.match(timeout.stderr, /--store-timeout-ms/);
+    }
   });
 });
 

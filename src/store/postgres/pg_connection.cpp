@@ -1,8 +1,10 @@
 #include "store/postgres/pg_connection.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 
@@ -151,7 +153,8 @@ pg_conn* connect_to(const std::string& url) {
 
 }  // namespace
 
-PgConnection::PgConnection(const std::string& url) : conn_(connect_to(url)) {
+PgConnection::PgConnection(const std::string& url, std::chrono::milliseconds answer_timeout)
+    : conn_(connect_to(url)), answer_timeout_(answer_timeout) {
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string message = PQerrorMessage(conn_);
     while (!message.empty() && message.back() == '\n') message.pop_back();
@@ -192,23 +195,72 @@ struct ParamPointers {
 
 }  // namespace
 
+PgResult PgConnection::answer(int sent, const std::string& what) {
+  const auto broke = [this](const std::string& why) {
+    std::string message = conn_ ? PQerrorMessage(conn_) : "";
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    return PgError("", why + (message.empty() ? "" : ": " + message));
+  };
+  if (!conn_) throw broke(what + ": the connection was given up");
+  if (sent != 1) throw broke(what);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline =
+      answer_timeout_.count() > 0 ? Clock::now() + answer_timeout_ : Clock::time_point::max();
+  pg_result* kept = nullptr;
+  for (;;) {
+    while (PQisBusy(conn_)) {
+      int wait_ms = -1;
+      if (deadline != Clock::time_point::max()) {
+        const auto left =
+            std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        wait_ms = static_cast<int>(std::max<std::int64_t>(left, 0));
+      }
+      pollfd fd{PQsocket(conn_), POLLIN, 0};
+      const int ready = ::poll(&fd, 1, wait_ms);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        // Given up: a late answer would be read as the next statement's.
+        if (kept) PQclear(kept);
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw PgError("", what + ": PostgreSQL did not answer within " +
+                              std::to_string(answer_timeout_.count()) + " ms");
+      }
+      if (PQconsumeInput(conn_) != 1) break;  // lost: PQgetResult says so
+    }
+    pg_result* r = PQgetResult(conn_);
+    if (!r) break;
+    const auto status = kept ? PQresultStatus(kept) : PGRES_COMMAND_OK;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      PQclear(r);  // the first error is the answer
+      continue;
+    }
+    if (kept) PQclear(kept);
+    kept = r;
+  }
+  return check(kept, what);
+}
+
 PgResult PgConnection::exec(const std::string& sql, const PgParams& params) {
-  if (params.size() == 0) return check(PQexec(conn_, sql.c_str()), "statement failed");
+  if (!conn_) return answer(0, "statement failed");
+  if (params.size() == 0) return answer(PQsendQuery(conn_, sql.c_str()), "statement failed");
   ParamPointers p(params);
-  return check(PQexecParams(conn_, sql.c_str(), static_cast<int>(p.values.size()), nullptr,
-                            p.values.data(), nullptr, nullptr, 0),
-               "statement failed");
+  return answer(PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(p.values.size()), nullptr,
+                                  p.values.data(), nullptr, nullptr, 0),
+                "statement failed");
 }
 
 PgResult PgConnection::run(const char* name, const char* sql, const PgParams& params) {
+  const std::string what = std::string(name) + " failed";
+  if (!conn_) return answer(0, what);
   if (std::find(prepared_.begin(), prepared_.end(), name) == prepared_.end()) {
-    check(PQprepare(conn_, name, sql, 0, nullptr), std::string("preparing ") + name);
+    answer(PQsendPrepare(conn_, name, sql, 0, nullptr), std::string("preparing ") + name);
     prepared_.emplace_back(name);
   }
   ParamPointers p(params);
-  return check(PQexecPrepared(conn_, name, static_cast<int>(p.values.size()), p.values.data(),
-                              nullptr, nullptr, 0),
-               std::string(name) + " failed");
+  return answer(PQsendQueryPrepared(conn_, name, static_cast<int>(p.values.size()), p.values.data(),
+                                    nullptr, nullptr, 0),
+                what);
 }
 
 int PgConnection::socket() const { return PQsocket(conn_); }

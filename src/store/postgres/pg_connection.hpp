@@ -10,6 +10,7 @@
 // Not thread-safe: one thread uses a connection at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -102,7 +103,12 @@ struct PgNotification {
 class PgConnection {
  public:
   // Connects; throws PgError (connection_lost()) when it cannot.
-  explicit PgConnection(const std::string& url);
+  // `answer_timeout`: how long a statement may wait for its answer before
+  // the connection is given up (closed; PgError, connection_lost()). It is
+  // what notices a PostgreSQL frozen on a live host (stopped, a stuck
+  // disk), whose kernel keeps TCP alive. Zero: no limit.
+  explicit PgConnection(const std::string& url,
+                        std::chrono::milliseconds answer_timeout = std::chrono::milliseconds(0));
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
@@ -124,7 +130,12 @@ class PgConnection {
 
  private:
   PgResult check(pg_result* r, const std::string& what);
+  // Sent by a PQsend* call that returned `sent`: its answer, as PQexec
+  // would give it (the last result, or the first error), within
+  // answer_timeout_.
+  PgResult answer(int sent, const std::string& what);
   pg_conn* conn_ = nullptr;
+  std::chrono::milliseconds answer_timeout_;
   std::vector<std::string> prepared_;
 };
 

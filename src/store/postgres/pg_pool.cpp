@@ -3,7 +3,7 @@
 namespace errand::postgres {
 
 std::unique_ptr<PgConnection> connect(const PgSessionSetup& setup) {
-  auto c = std::make_unique<PgConnection>(setup.url);
+  auto c = std::make_unique<PgConnection>(setup.url, setup.answer_timeout);
   c->exec(
       "SELECT set_config('errand.instance', $1, false), "
       "set_config('application_name', 'errand ' || $1, false)",

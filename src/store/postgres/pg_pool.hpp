@@ -6,6 +6,7 @@
 // Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -23,6 +24,7 @@ namespace errand::postgres {
 struct PgSessionSetup {
   std::string url;
   std::string instance;  // errand.instance: how its notifications are told apart
+  std::chrono::milliseconds answer_timeout{0};  // PgConnection's
 };
 
 // A thread's connection, opened on first use.

@@ -101,7 +101,7 @@ void PgChange::publish(WaiterRegistry& waiters, UnfinishedJobs& unfinished, cons
 PostgresBroker::PostgresBroker(const PostgresOptions& options)
     : options_(options),
       instance_(random_instance_id()),
-      setup_{options.url, instance_},
+      setup_{options.url, instance_, std::chrono::milliseconds(options.answer_timeout_ms)},
       pool_(setup_, options.pool_size),
       activity_(now_millis()),
       rng_(std::random_device{}()) {}

@@ -36,6 +36,10 @@ struct PostgresOptions {
   // The safety sweep: how often each instance checks timers and parked
   // leases without being told to, and retries a lost connection.
   Millis sweep_ms = 1000;
+  // How long a statement may wait for PostgreSQL's answer before its
+  // connection is given up and the request fails with 503: what notices a
+  // PostgreSQL frozen on a live host. 0: no limit. Migrations have none.
+  Millis answer_timeout_ms = 15'000;
 };
 
 // Connects, applies the schema's migrations, and starts the listener and

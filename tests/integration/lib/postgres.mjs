@@ -4,7 +4,7 @@
 // to PostgreSQL with psql (Debian's postgresql-client), not an npm driver.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,9 +55,11 @@ export function createDatabase(prefix = 'errand_it') {
 
 /**
  * A PostgreSQL server of the test's own (scripts/postgres-for-tests), for a
- * test that stops and starts it. Returns {url, stop(), start(), close()}:
- * stop() is an immediate shutdown (as a crash: no checkpoint), start()
- * brings it back on the same data, close() removes it.
+ * test that stops and starts it. Returns {url, stop(), start(), freeze(),
+ * thaw(), close()}: stop() is an immediate shutdown (as a crash: no
+ * checkpoint), start() brings it back on the same data, freeze() stops every
+ * process of it (SIGSTOP: alive, its sockets open, silent) until thaw(),
+ * close() removes it.
  */
 export function privatePostgres() {
   const dir = mkdtempSync(path.join(tmpdir(), 'errand-pg-'));
@@ -72,9 +74,27 @@ export function privatePostgres() {
     start() {
       run('start', dir);
     },
+    freeze() {
+      signalAll(dir, 'STOP');
+    },
+    thaw() {
+      signalAll(dir, 'CONT');
+    },
     close() {
       run('stop', dir);
     },
   };
 }
 
+// The postmaster of the server in `dir` and its children.
+function signalAll(dir, signal) {
+  const postmaster = readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0].trim();
+  let children = '';
+  try {
+    children = execFileSync('pgrep', ['-P', postmaster], { encoding: 'utf8' });
+  } catch {
+    // none
+  }
+  const pids = [postmaster, ...children.split('\n').map((s) => s.trim()).filter(Boolean)];
+  execFileSync('kill', [`-${signal}`, ...pids]);
+}
