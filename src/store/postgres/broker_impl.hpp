@@ -245,6 +245,9 @@ class PostgresBroker final : public Broker {
   // batches, each its own transaction; returns when the next one is due.
   std::optional<Millis> purge_flows(PgConnection& c, Millis now);
   FlowView read_flow_view(PgConnection& c, const FlowRecord& f);
+  // The same for many flows, with one query for all their jobs.
+  std::vector<FlowView> read_flow_views(PgConnection& c,
+                                        const std::vector<const FlowRecord*>& flows);
 
   // Long polls (lease_or_park). A parked request claims again whenever its
   // queues may have gained ready jobs; see wake_parked().

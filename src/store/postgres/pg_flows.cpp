@@ -206,9 +206,19 @@ void PostgresBroker::advance_flows(PgConnection& c, PgChange& change) {
 // ---- Reads ---------------------------------------------------------------------
 
 FlowView PostgresBroker::read_flow_view(PgConnection& c, const FlowRecord& f) {
+  return std::move(read_flow_views(c, {&f}).front());
+}
+
+std::vector<FlowView> PostgresBroker::read_flow_views(PgConnection& c,
+                                                      const std::vector<const FlowRecord*>& flows) {
   static const std::string sql =
       std::string("SELECT ") + kJobColumns + ", result FROM errand.jobs WHERE id = ANY($1::uuid[])";
-  const auto rows = c.exec(sql, PgParams().text_array(id_texts(jobs_of(f))));
+  std::vector<JobId> ids;  // the jobs of them all: one query
+  for (const FlowRecord* f : flows) {
+    const auto mine = jobs_of(*f);
+    ids.insert(ids.end(), mine.begin(), mine.end());
+  }
+  const auto rows = c.exec(sql, PgParams().text_array(id_texts(ids)));
   std::map<JobId, std::pair<JobRecord, std::string>> jobs;
   for (int i = 0; i < rows.rows(); ++i) {
     JobRecord r = read_job_row(rows, i);
@@ -217,15 +227,19 @@ FlowView PostgresBroker::read_flow_view(PgConnection& c, const FlowRecord& f) {
     const JobId id = r.id;
     jobs.emplace(id, std::make_pair(std::move(r), std::move(result)));
   }
-  FlowView v = flow_view(f, [&jobs](const JobId& id) -> const JobRecord* {
-    const auto it = jobs.find(id);
-    return it == jobs.end() ? nullptr : &it->second.first;
-  });
-  add_flow_results(v, [&jobs](const JobId& id) {
-    const auto it = jobs.find(id);
-    return it == jobs.end() ? std::string() : it->second.second;
-  });
-  return v;
+  std::vector<FlowView> views;
+  for (const FlowRecord* f : flows) {
+    FlowView v = flow_view(*f, [&jobs](const JobId& id) -> const JobRecord* {
+      const auto it = jobs.find(id);
+      return it == jobs.end() ? nullptr : &it->second.first;
+    });
+    add_flow_results(v, [&jobs](const JobId& id) {
+      const auto it = jobs.find(id);
+      return it == jobs.end() ? std::string() : it->second.second;
+    });
+    views.push_back(std::move(v));
+  }
+  return views;
 }
 
 void PostgresBroker::add_flow_inputs(PgConnection& c, std::vector<JobView>& leased) {
@@ -338,12 +352,16 @@ void PostgresBroker::list_flows(FlowListSpec spec, Callback<FlowPage> done) {
     NewestFirstQuery query("SELECT id, record FROM errand.flows");
     if (spec.state) query.equals("state", to_string(*spec.state));
     const auto rows = query.run(c, spec.before, spec.limit);
-    FlowPage page;
+    std::vector<FlowRecord> records;
     for (int i = 0; i < std::min(rows.rows(), spec.limit); ++i) {
       auto f = decode_row(rows, i, 1);
       if (!f) return unreadable(JobId::parse(rows.text(i, 0)).value_or(JobId{}));
-      page.flows.push_back(read_flow_view(c, *f));
+      records.push_back(std::move(*f));
     }
+    std::vector<const FlowRecord*> listed;
+    for (const auto& f : records) listed.push_back(&f);
+    FlowPage page;
+    page.flows = read_flow_views(c, listed);
     if (rows.rows() > spec.limit && !page.flows.empty()) page.next = page.flows.back().id;
     return page;
   });
