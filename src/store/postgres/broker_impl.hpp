@@ -63,7 +63,10 @@ class PgChange final : public JobChanges {
     changes_.push_back(state_change(r, r.state, std::nullopt, at));
     touched(r.id);
   }
-  void touched(const JobId& id) { topics_.push_back(job_topic(id)); }
+  void touched(const JobId& id) {
+    topics_.push_back(job_topic(id));
+    touched_jobs_.push_back(id);
+  }
   // Flows (pg_flows.cpp): the flow's next timeline event (bumps
   // f.timeline_seq), and a change of its row.
   void flow_event(FlowRecord& f, Millis at, std::string_view type, std::string_view fields = {});
@@ -78,8 +81,10 @@ class PgChange final : public JobChanges {
   // The earliest timer (run_at, deadline, lease expiry) a moved job now has.
   std::optional<Millis> earliest_timer() const { return earliest_timer_; }
 
-  // Inserts the events, and trims timelines past kTimelineLimit.
-  void write(PgConnection& c) const;
+  // Inserts the events, the queue counts' deltas and the notifications
+  // other servers hear (as '<instance>|…'; schema.cpp has their forms), in
+  // one statement; trims timelines past kTimelineLimit.
+  void write(PgConnection& c, const std::string& instance) const;
   // Tells this instance: the jobs that ended are no longer known unfinished,
   // then their waiters, the feeds and the parked leases hear of it.
   void publish(WaiterRegistry& waiters, UnfinishedJobs& unfinished, const ChangeFeed& feed,
@@ -95,6 +100,7 @@ class PgChange final : public JobChanges {
   std::vector<StateChange> changes_;
   std::vector<JobRecord> flow_step_ends_;
   std::vector<std::string> topics_;
+  std::vector<JobId> touched_jobs_;
   std::vector<std::pair<std::string, std::size_t>> ready_;
   std::optional<Millis> earliest_timer_;
   bool wrote_ = false;
@@ -334,7 +340,7 @@ Result<T> PostgresBroker::commit_on(PgConnection& c, const Body<T>& body) {
   if (!out.is_ok()) return out;  // rolls back
   // The flows of the jobs it ended move in this transaction (pg_flows.cpp).
   if (!change.flow_step_ends().empty()) advance_flows(c, change);
-  change.write(c);
+  change.write(c, instance_);
   tx.commit();
   healthy_ = true;
   if (change.empty()) return out;  // a read, or a sweep that found nothing due

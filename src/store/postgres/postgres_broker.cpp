@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "core/time.hpp"
@@ -66,18 +67,85 @@ void PgChange::moved(const JobRecord& r, std::optional<JobState> from, Millis at
   if (timer && (!earliest_timer_ || *timer < *earliest_timer_)) earliest_timer_ = timer;
 }
 
-void PgChange::write(PgConnection& c) const {
-  if (events_.empty()) return;
+namespace {
+
+// NOTIFY's payload is under 8000 bytes: 35 entries of at most 200 bytes.
+constexpr std::size_t kEntriesPerNotification = 35;
+
+void add_notifications(std::vector<std::string>& notes, const std::string& head,
+                       const std::vector<std::string>& entries) {
+  for (std::size_t i = 0; i < entries.size(); i += kEntriesPerNotification) {
+    std::string note = head;
+    for (std::size_t k = i; k < std::min(entries.size(), i + kEntriesPerNotification); ++k) {
+      if (k > i) note += ',';
+      note += entries[k];
+    }
+    notes.push_back(std::move(note));
+  }
+}
+
+}  // namespace
+
+void PgChange::write(PgConnection& c, const std::string& instance) const {
+  // Queue counts as deltas (schema.cpp, errand.queue_counts).
+  std::map<std::pair<std::string, std::string>, std::int64_t> deltas;
+  std::vector<std::string> state_changes;
+  std::set<JobId> moved_jobs;
+  for (const auto& ch : changes_) {
+    if (ch.from == ch.to) continue;
+    moved_jobs.insert(ch.id);
+    if (ch.from) --deltas[{ch.queue, std::string(to_string(*ch.from))}];
+    if (ch.to) ++deltas[{ch.queue, std::string(to_string(*ch.to))}];
+    if (!ch.from) ++deltas[{ch.queue, "enqueued_total"}];
+    if (ch.to && (*ch.to == JobState::kSucceeded || *ch.to == JobState::kFailed)) {
+      ++deltas[{ch.queue, std::string(to_string(*ch.to)) + "_total"}];
+    }
+    state_changes.push_back(ch.id.to_string() + ' ' + ch.queue + ' ' +
+                            (ch.from ? std::string(to_string(*ch.from)) : "-") + ' ' +
+                            (ch.to ? std::string(to_string(*ch.to)) : "-") + ' ' +
+                            std::to_string(ch.at));
+  }
+  std::vector<std::string> queues, kinds, counts;
+  for (const auto& [key, n] : deltas) {
+    if (n == 0) continue;
+    queues.push_back(key.first);
+    kinds.push_back(key.second);
+    counts.push_back(std::to_string(n));
+  }
+  // What other servers hear: state changes with their details, other
+  // changes by job id, and the queues where jobs became ready.
+  std::vector<std::string> notes, others;
+  add_notifications(notes, instance + "|c|", state_changes);
+  std::set<JobId> seen;
+  for (const auto& id : touched_jobs_) {
+    if (!moved_jobs.contains(id) && seen.insert(id).second) others.push_back(id.to_string());
+  }
+  add_notifications(notes, instance + "|j|", others);
+  std::set<std::string_view> ready;
+  for (const auto& [queue, n] : ready_) {
+    if (ready.insert(queue).second) notes.push_back(instance + "|q|" + queue);
+  }
+  if (events_.empty() && queues.empty() && notes.empty()) return;
   std::vector<std::string> owners, seqs, events;
   for (const auto& e : events_) {
     owners.push_back(e.owner.to_string());
     seqs.push_back(std::to_string(e.seq));
     events.push_back(e.json);
   }
-  c.run("insert_events",
-        "INSERT INTO errand.timeline (owner, seq, event) "
-        "SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[])",
-        PgParams().text_array(owners).text_array(seqs).text_array(events));
+  c.run("write_change",
+        "WITH events AS (INSERT INTO errand.timeline (owner, seq, event) "
+        "SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[])), "
+        "counts AS (INSERT INTO errand.queue_counts (queue, kind, n) "
+        "SELECT * FROM unnest($4::text[], $5::text[], $6::bigint[])) "
+        "SELECT pg_notify('errand', note) FROM unnest($7::text[]) AS note",
+        PgParams()
+            .text_array(owners)
+            .text_array(seqs)
+            .text_array(events)
+            .text_array(queues)
+            .text_array(kinds)
+            .text_array(counts)
+            .text_array(notes));
   for (const auto& e : events_) {
     if (e.seq <= kTimelineLimit) continue;
     c.run("trim_timeline", "DELETE FROM errand.timeline WHERE owner = $1 AND seq <= $2",
@@ -835,11 +903,7 @@ void PostgresBroker::set_paused(std::string name, bool paused, Callback<QueueSta
                                PgParams().text(name).boolean(paused));
                          // Parked leases and other instances: jobs may be ready now.
                          change.wrote();
-                         if (!paused) {
-                           change.ready(name);
-                           c.run("notify_ready", "SELECT pg_notify('errand', $1)",
-                                 PgParams().text(instance_ + "|q|" + name));
-                         }
+                         if (!paused) change.ready(name);  // tells the others too
                          auto stats = read_queues(c, &name);
                          if (!stats) return stats.status();
                          return std::move(stats.value().front());
