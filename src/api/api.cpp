@@ -323,7 +323,12 @@ Result<JobId> parse_job_id(std::string_view text) {
 asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const http::Request& req,
                                                    const JobId& id, Clock::time_point deadline) {
   return read_until<JobView>(
-      s, req, job_topic(id), [&s, id](auto cb) { s.broker.get(id, std::move(cb)); },
+      s, req, job_topic(id),
+      [&s, id](auto cb) {
+        // The job as the commit that ended it left it, when that was here.
+        if (auto ended = s.broker.ended_view(id)) return cb(std::move(*ended));
+        s.broker.get(id, std::move(cb));
+      },
       [](const JobView& job) { return is_terminal(job.record.state); }, deadline,
       [&s, id] { return s.broker.known_unfinished(id); });
 }

@@ -175,6 +175,10 @@ class Broker {
   // tell cheaply. A hint for waiters, which skip a get() that could not end
   // their wait: a wait ends on a durable terminal state, which notifies.
   virtual bool known_unfinished(const JobId&) { return false; }
+  // The job as a commit on this broker just ended it, if the broker kept
+  // that (a hint as cheap as known_unfinished): a waiter for the job's end
+  // may answer with it instead of a get(). Nullopt: get() it.
+  virtual std::optional<JobView> ended_view(const JobId&) { return std::nullopt; }
   // Timeline events with seq > after_seq, oldest first.
   virtual void timeline(JobId id, std::uint32_t after_seq,
                         Callback<std::vector<TimelineEvent>> done) = 0;

@@ -37,6 +37,12 @@ WaiterRegistry::Wake WaiterRegistry::take_locked(Id id) {
   return wake;
 }
 
+bool WaiterRegistry::has_waiters(std::string_view topic) const {
+  std::lock_guard lock(mutex_);
+  const auto list = topics_.find(std::string(topic));
+  return list != topics_.end() && !list->second.empty();
+}
+
 void WaiterRegistry::notify_all(std::string_view topic) {
   notify_some(topic, static_cast<std::size_t>(-1));
 }

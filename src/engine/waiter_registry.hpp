@@ -48,6 +48,8 @@ class WaiterRegistry {
   void notify_everyone();
 
   std::size_t size() const;
+  // Whether anyone waits on `topic` now.
+  bool has_waiters(std::string_view topic) const;
 
  private:
   struct Waiter {

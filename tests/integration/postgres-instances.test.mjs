@@ -69,6 +69,31 @@ describe('three errand servers on one PostgreSQL', { skip }, () => {
     assert.equal(onC.body.state, 'succeeded');
   });
 
+  test('a submit waiting where its worker acks answers with the job as a read shows it', async () => {
+    const [a, b] = apis;
+    const q = uniqueQueue('pg-local');
+    for (let i = 0; i < 3; i++) {
+      const leasing = a.lease([q], { wait: 20, timeoutMs: 30_000 });
+      const submitting = a.submit(q, { payload: { order: i }, tags: ['local'] }, { wait: 20, timeoutMs: 30_000 });
+      const leased = await leasing;
+      assert.equal(leased.status, 200, leased.text);
+      const job = leased.body.jobs[0];
+      await a.ackOk(job.id, job.lease, { charged: i });
+      const answer = await submitting;
+      assert.equal(answer.status, 200, answer.text);
+      const read = await b.req('GET', `/v1/jobs/${job.id}`);
+      assert.deepEqual(answer.body, read.body, 'the answer is the job as stored');
+      assert.deepEqual(answer.body.result, { charged: i });
+      assert.deepEqual(answer.body.payload, { order: i });
+    }
+    // Deleted on B: A, which kept the job as its ack left it, hears of it
+    // and answers a wait 404, not the job it kept.
+    const [last] = (await b.req('GET', `/v1/jobs?queue=${q}&limit=1`)).body.jobs;
+    assert.equal((await b.req('DELETE', `/v1/jobs/${last.id}`)).status, 204);
+    await waitFor(async () => (await a.getJob(last.id, { wait: 1 })).status === 404,
+                  { timeoutMs: 10_000, message: 'a wait on A to see the job deleted on B' });
+  });
+
   test('the server-wide event stream of one server shows the changes made on the others', async () => {
     const [a, b] = apis;
     const q = uniqueQueue('pg-events');

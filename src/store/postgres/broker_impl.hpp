@@ -19,6 +19,7 @@
 #include "engine/waiter_registry.hpp"
 #include "engine/waiting_on.hpp"
 #include "store/postgres/empty_queues.hpp"
+#include "store/postgres/ended_jobs.hpp"
 #include "store/postgres/op_groups.hpp"
 #include "store/postgres/pg_pool.hpp"
 #include "store/postgres/postgres_broker.hpp"
@@ -37,8 +38,11 @@ inline constexpr int kGroupsRunning = 2;
 inline constexpr std::size_t kMaxSubmitGroup = 256;
 inline constexpr std::size_t kMaxAckGroup = 1000;
 
-// How many jobs known_unfinished() remembers (unfinished_jobs.hpp).
+// How many jobs known_unfinished() remembers (unfinished_jobs.hpp), and
+// ended_view() (ended_jobs.hpp).
 inline constexpr std::size_t kKnownUnfinished = 100'000;
+inline constexpr std::size_t kKnownEnded = 10'000;
+inline constexpr std::size_t kKnownEndedBytes = 8 << 20;
 
 // What one transaction changed besides job rows: its timeline events (written
 // before COMMIT), and what to tell this instance once it committed (other
@@ -71,6 +75,8 @@ class PgChange final : public JobChanges {
   // f.timeline_seq), and a change of its row.
   void flow_event(FlowRecord& f, Millis at, std::string_view type, std::string_view fields = {});
   void touched_flow(const JobId& id) { topics_.push_back(flow_topic(id)); }
+  // A job's view as this change ends it, put in EndedJobs (its token).
+  void ended(const JobId& id, std::uint64_t token) { ended_puts_.emplace_back(id, token); }
   // The jobs of flows that moved to a terminal state in this change, as they
   // were then, in order: advance_flows() advances their flows.
   const std::vector<JobRecord>& flow_step_ends() const { return flow_step_ends_; }
@@ -85,10 +91,11 @@ class PgChange final : public JobChanges {
   // other servers hear (as '<instance>|…'; schema.cpp has their forms), in
   // one statement; trims timelines past kTimelineLimit.
   void write(PgConnection& c, const std::string& instance) const;
-  // Tells this instance: the jobs that ended are no longer known unfinished,
-  // then their waiters, the feeds and the parked leases hear of it.
-  void publish(WaiterRegistry& waiters, UnfinishedJobs& unfinished, const ChangeFeed& feed,
-               const ChangeFeed& cluster) const;
+  // Tells this instance: the jobs that ended are no longer known unfinished
+  // and their ends are shown (others it changed are forgotten there), then
+  // their waiters, the feeds and the parked leases hear of it.
+  void publish(WaiterRegistry& waiters, UnfinishedJobs& unfinished, EndedJobs& ended,
+               const ChangeFeed& feed, const ChangeFeed& cluster) const;
 
  private:
   struct Event {
@@ -101,6 +108,7 @@ class PgChange final : public JobChanges {
   std::vector<JobRecord> flow_step_ends_;
   std::vector<std::string> topics_;
   std::vector<JobId> touched_jobs_;
+  std::vector<std::pair<JobId, std::uint64_t>> ended_puts_;
   std::vector<std::pair<std::string, std::size_t>> ready_;
   std::optional<Millis> earliest_timer_;
   bool wrote_ = false;
@@ -142,6 +150,7 @@ class PostgresBroker final : public Broker {
   void queue(std::string name, Callback<QueueStats> done) override;
   WaiterRegistry& waiters() override { return waiters_; }
   bool known_unfinished(const JobId& id) override { return unfinished_.contains(id); }
+  std::optional<JobView> ended_view(const JobId& id) override { return ended_.get(id); }
   void lease_request_started(const std::vector<std::string>& queues) override {
     activity_.started(queues, now_millis());
   }
@@ -307,6 +316,7 @@ class PostgresBroker final : public Broker {
   CommitFeed commit_feed_;
   WaiterRegistry waiters_;
   UnfinishedJobs unfinished_{kKnownUnfinished};
+  EndedJobs ended_{kKnownEnded, kKnownEndedBytes};
   WorkerActivity activity_;
   std::atomic<bool> healthy_{true};
   std::atomic<bool> stopping_{false};
@@ -347,7 +357,7 @@ Result<T> PostgresBroker::commit_on(PgConnection& c, const Body<T>& body) {
   const CommitStats stats{
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 1};
   commit_feed_.publish({&stats, 1});
-  change.publish(waiters_, unfinished_, change_feed_, cluster_feed_);
+  change.publish(waiters_, unfinished_, ended_, change_feed_, cluster_feed_);
   for (const auto& [queue, n] : change.ready_queues()) wake_parked(queue);
   if (const auto at = change.earliest_timer()) sweep_by(*at);
   return out;

@@ -89,7 +89,10 @@ void PostgresBroker::on_notification(std::string_view payload) {
     // Up to 35 ids, comma-separated (schema.cpp, errand.on_jobs_updated).
     for (std::string_view rest = value; !rest.empty();) {
       const auto comma = std::min(rest.find(','), rest.size());
-      if (const auto id = JobId::parse(rest.substr(0, comma))) waiters_.notify_all(job_topic(*id));
+      if (const auto id = JobId::parse(rest.substr(0, comma))) {
+        ended_.forget(*id);  // before its waiters wake (ended_jobs.hpp)
+        waiters_.notify_all(job_topic(*id));
+      }
       rest.remove_prefix(std::min(comma + 1, rest.size()));
     }
   } else if (kind == 'c') {
@@ -125,6 +128,7 @@ void PostgresBroker::on_remote_changes(std::string_view list) {
     // unfinished, before its waiters wake (unfinished_jobs.hpp).
     const auto to = n >= 4 ? parse_job_state(fields[3]) : std::nullopt;
     if (!to || is_terminal(*to)) unfinished_.drop(*id);
+    ended_.forget(*id);
     waiters_.notify_all(job_topic(*id));
     if (!streamed || n < 5) continue;
     StateChange c;

@@ -153,11 +153,19 @@ void PgChange::write(PgConnection& c, const std::string& instance) const {
   }
 }
 
-void PgChange::publish(WaiterRegistry& waiters, UnfinishedJobs& unfinished, const ChangeFeed& feed,
-                       const ChangeFeed& cluster) const {
+void PgChange::publish(WaiterRegistry& waiters, UnfinishedJobs& unfinished, EndedJobs& ended,
+                       const ChangeFeed& feed, const ChangeFeed& cluster) const {
   for (const auto& c : changes_) {
     if (!c.to || is_terminal(*c.to)) unfinished.drop(c.id);
   }
+  // What ended.get() has of the jobs this change touched: its own views of
+  // them, or nothing.
+  for (const auto& id : touched_jobs_) {
+    const bool put = std::any_of(ended_puts_.begin(), ended_puts_.end(),
+                                 [&id](const auto& p) { return p.first == id; });
+    if (!put) ended.forget(id);
+  }
+  for (const auto& [id, token] : ended_puts_) ended.show(id, token);
   feed.publish(changes_);
   cluster.publish(changes_);
   for (const auto& t : topics_) waiters.notify_all(t);
@@ -737,8 +745,10 @@ void PostgresBroker::wake_all_parked() {
 void PostgresBroker::hearing_changes(bool heard) {
   if (heard) {
     unfinished_.enable();
+    ended_.enable();
   } else {
     unfinished_.disable();
+    ended_.disable();
   }
   std::lock_guard lock(parked_mutex_);
   empty_queues_.trust(heard);
@@ -787,20 +797,30 @@ void PostgresBroker::run_acks(PgSession& session) {
 
 std::vector<Result<JobState>> PostgresBroker::ack_jobs(PgConnection& c, PgChange& change,
                                                        const std::vector<PendingAck>& group) {
-  static const std::string lock_jobs = std::string("SELECT ") + kJobColumns +
-                                       " FROM errand.jobs WHERE id = ANY($1::uuid[]) "
+  // The payload too of the jobs someone here waits on: their views as the
+  // ack leaves them answer the waiters (ended_jobs.hpp).
+  static const std::string lock_one = std::string("SELECT ") + kJobColumns +
+                                      ", CASE WHEN $2 THEN payload END FROM errand.jobs "
+                                      "WHERE id = $1 FOR UPDATE";
+  static const std::string lock_many = std::string("SELECT ") + kJobColumns +
+                                       ", CASE WHEN id = ANY($2::uuid[]) THEN payload END "
+                                       "FROM errand.jobs WHERE id = ANY($1::uuid[]) "
                                        "ORDER BY id FOR UPDATE";
+  std::vector<std::string> ids, waited;
+  for (const auto& a : group) {
+    ids.push_back(a.spec.id.to_string());
+    if (waiters_.has_waiters(job_topic(a.spec.id))) waited.push_back(ids.back());
+  }
+  const auto rows = group.size() == 1
+                        ? c.run("lock_acked_job", lock_one.c_str(),
+                                PgParams().text(ids[0]).boolean(!waited.empty()))
+                        : c.exec(lock_many, PgParams().text_array(ids).text_array(waited));
   std::map<JobId, JobRecord> jobs;
-  if (group.size() == 1) {
-    if (auto r = lock_job(c, group[0].spec.id)) jobs.emplace(r->id, std::move(*r));
-  } else {
-    std::vector<std::string> ids;
-    for (const auto& a : group) ids.push_back(a.spec.id.to_string());
-    const auto rows = c.exec(lock_jobs, PgParams().text_array(ids));
-    for (int i = 0; i < rows.rows(); ++i) {
-      JobRecord r = read_job_row(rows, i);
-      jobs.emplace(r.id, std::move(r));
-    }
+  std::map<JobId, std::string> payloads;
+  for (int i = 0; i < rows.rows(); ++i) {
+    JobRecord r = read_job_row(rows, i);
+    if (!rows.is_null(i, kJobColumnCount)) payloads.emplace(r.id, rows.text(i, kJobColumnCount));
+    jobs.emplace(r.id, std::move(r));
   }
   std::vector<Result<JobState>> answers;
   std::map<JobId, const std::string*> results;  // the jobs acked, with their results
@@ -820,6 +840,11 @@ std::vector<Result<JobState>> PostgresBroker::ack_jobs(PgConnection& c, PgChange
     ack_job(r, now, change);
     results[r.id] = &a.spec.result_json;
     answers.emplace_back(JobState::kSucceeded);
+    if (const auto payload = payloads.find(r.id); payload != payloads.end()) {
+      JobView ended{r, payload->second, a.spec.result_json};
+      explain(c, ended);  // an ended job's needs no query
+      change.ended(r.id, ended_.put(std::move(ended)));
+    }
   }
   std::vector<const JobRecord*> acked;
   std::vector<const std::string*> acked_results;
