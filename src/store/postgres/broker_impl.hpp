@@ -88,8 +88,8 @@ class PgChange final : public JobChanges {
   std::optional<Millis> earliest_timer() const { return earliest_timer_; }
 
   // Inserts the events, the queue counts' deltas and the notifications
-  // other servers hear (as '<instance>|…'; schema.cpp has their forms), in
-  // one statement; trims timelines past kTimelineLimit.
+  // other servers hear ('<instance>|…', docs/storage-format.md), in one
+  // statement; trims timelines past kTimelineLimit.
   void write(PgConnection& c, const std::string& instance) const;
   // Tells this instance: the jobs that ended are no longer known unfinished
   // and their ends are shown (others it changed are forgotten there), then

@@ -78,15 +78,15 @@ void PostgresBroker::listen_loop() {
 }
 
 void PostgresBroker::on_notification(std::string_view payload) {
-  // '<instance>|<kind>|<value>' (schema.cpp: the triggers on errand.jobs and
-  // errand.flows).
+  // '<instance>|<kind>|<value>': sent by PgChange::write, and by the
+  // triggers in schema.cpp (errand.enqueue()'s jobs, errand.flows).
   const auto first = payload.find('|');
   if (first == std::string_view::npos || payload.size() < first + 3) return;
   if (payload.substr(0, first) == instance_) return;  // told itself at commit
   const char kind = payload[first + 1];
   const std::string_view value = payload.substr(first + 3);
   if (kind == 'j') {
-    // Up to 35 ids, comma-separated (schema.cpp, errand.on_jobs_updated).
+    // Up to 35 ids, comma-separated.
     for (std::string_view rest = value; !rest.empty();) {
       const auto comma = std::min(rest.find(','), rest.size());
       if (const auto id = JobId::parse(rest.substr(0, comma))) {
@@ -107,8 +107,7 @@ void PostgresBroker::on_notification(std::string_view payload) {
 }
 
 void PostgresBroker::on_remote_changes(std::string_view list) {
-  // '<id> <queue> <from> <to> <at ms>,...' with '-' for no state
-  // (schema.cpp, the triggers on errand.jobs).
+  // '<id> <queue> <from> <to> <at ms>,...' with '-' for no state.
   std::vector<StateChange> changes;
   const bool streamed = cluster_feed_.has_listeners();
   for (std::string_view rest = list; !rest.empty();) {
