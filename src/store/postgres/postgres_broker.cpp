@@ -585,7 +585,10 @@ Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
     out[i].job = JobView{std::move(r), s.payload_json, {}};
   }
   if (!rows.empty()) {
-    const auto inserted = c.run("insert_jobs", kInsertJobsSql, PgParams::columns(rows));
+    // A lone job as one row: no arrays for PostgreSQL to parse and unnest.
+    const auto inserted = rows.size() == 1
+                              ? c.run("insert_job", kInsertJobSql, rows.front())
+                              : c.run("insert_jobs", kInsertJobsSql, PgParams::columns(rows));
     if (inserted.affected() != static_cast<int>(rows.size())) {
       // Another submit took a key since we looked: again, to replay it.
       throw PgError("40001", "an idempotency key was taken meanwhile");
