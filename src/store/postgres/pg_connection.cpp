@@ -195,24 +195,14 @@ struct ParamPointers {
 
 }  // namespace
 
-namespace {
-
-// What a failure names: built only when a statement failed.
-std::string describe(const char* name, bool preparing) {
-  if (!name) return "statement failed";
-  return preparing ? std::string("preparing ") + name : std::string(name) + " failed";
-}
-
-}  // namespace
-
-PgResult PgConnection::answer(int sent, const char* name, bool preparing) {
+PgResult PgConnection::answer(int sent, const std::string& what) {
   const auto broke = [this](const std::string& why) {
     std::string message = conn_ ? PQerrorMessage(conn_) : "";
     while (!message.empty() && message.back() == '\n') message.pop_back();
     return PgError("", why + (message.empty() ? "" : ": " + message));
   };
-  if (!conn_) throw broke(describe(name, preparing) + ": the connection was given up");
-  if (sent != 1) throw broke(describe(name, preparing));
+  if (!conn_) throw broke(what + ": the connection was given up");
+  if (sent != 1) throw broke(what);
   using Clock = std::chrono::steady_clock;
   const auto deadline =
       answer_timeout_.count() > 0 ? Clock::now() + answer_timeout_ : Clock::time_point::max();
@@ -233,7 +223,7 @@ PgResult PgConnection::answer(int sent, const char* name, bool preparing) {
         if (kept) PQclear(kept);
         PQfinish(conn_);
         conn_ = nullptr;
-        throw PgError("", describe(name, preparing) + ": PostgreSQL did not answer within " +
+        throw PgError("", what + ": PostgreSQL did not answer within " +
                               std::to_string(answer_timeout_.count()) + " ms");
       }
       if (PQconsumeInput(conn_) != 1) break;  // lost: PQgetResult says so
@@ -248,30 +238,29 @@ PgResult PgConnection::answer(int sent, const char* name, bool preparing) {
     if (kept) PQclear(kept);
     kept = r;
   }
-  const auto status = kept ? PQresultStatus(kept) : PGRES_FATAL_ERROR;
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return PgResult(kept);
-  return check(kept, describe(name, preparing));
+  return check(kept, what);
 }
 
-// libpq's PQsend* calls return 0 for a connection given up (null), which
-// answer() reports.
 PgResult PgConnection::exec(const std::string& sql, const PgParams& params) {
-  if (params.size() == 0) return answer(PQsendQuery(conn_, sql.c_str()), nullptr, false);
+  if (!conn_) return answer(0, "statement failed");
+  if (params.size() == 0) return answer(PQsendQuery(conn_, sql.c_str()), "statement failed");
   ParamPointers p(params);
   return answer(PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(p.values.size()), nullptr,
                                   p.values.data(), nullptr, nullptr, 0),
-                nullptr, false);
+                "statement failed");
 }
 
 PgResult PgConnection::run(const char* name, const char* sql, const PgParams& params) {
+  const std::string what = std::string(name) + " failed";
+  if (!conn_) return answer(0, what);
   if (std::find(prepared_.begin(), prepared_.end(), name) == prepared_.end()) {
-    answer(PQsendPrepare(conn_, name, sql, 0, nullptr), name, true);
+    answer(PQsendPrepare(conn_, name, sql, 0, nullptr), std::string("preparing ") + name);
     prepared_.emplace_back(name);
   }
   ParamPointers p(params);
   return answer(PQsendQueryPrepared(conn_, name, static_cast<int>(p.values.size()), p.values.data(),
                                     nullptr, nullptr, 0),
-                name, false);
+                what);
 }
 
 int PgConnection::socket() const { return PQsocket(conn_); }
