@@ -278,6 +278,11 @@ class EmbeddedBroker final : public Broker {
   // Puts `f` into `c` after a change of it; schedules its purge once it
   // finished. REQUIRES: mutex_ held.
   void flow_changed(const FlowRecord& f, bool was_finished, Change& c);
+  // Answers a read of memory once what it read is written. Memory may be a
+  // commit ahead of the store, and a read must not show what a crash could
+  // still take back (nor miss a result not stored yet). `read` reads memory,
+  // taking mutex_, and returns what answers from it.
+  void answer_when_written(const std::function<std::function<void()>()>& read);
   // The flow as read, without results (read_flow_results adds them).
   // REQUIRES: mutex_ held.
   FlowView flow_view(const FlowRecord& f);

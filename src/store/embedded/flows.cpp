@@ -65,10 +65,15 @@ void EmbeddedBroker::submit_flow(FlowSpec spec, Callback<FlowSubmitOutcome> done
       if (Status used = check_flow_replay(*existing, flow_content_hash(spec)); !used.is_ok()) {
         return lock.unlock(), done(std::move(used));
       }
-      FlowView v = flow_view(*existing);
-      lock.unlock();
-      read_flow_results(v);
-      return done(FlowSubmitOutcome{std::move(v), true});
+      // Answered once the flow is written (its submit may not be yet), as a
+      // job's replay is: a failed write fails the replay too.
+      return commit(Change{}, [this, id = existing->id, done = std::move(done)](const Status& s) {
+        if (!s.is_ok()) return done(s);
+        get_flow(id, [done](Result<FlowView> v) {
+          if (!v) return done(v.status());
+          done(FlowSubmitOutcome{std::move(*v), true});
+        });
+      });
     }
   }
   FlowRecord& f = flows_.insert(new_flow(std::move(spec), ids_.next(now), now));
@@ -84,13 +89,15 @@ void EmbeddedBroker::submit_flow(FlowSpec spec, Callback<FlowSubmitOutcome> done
 }
 
 void EmbeddedBroker::get_flow(JobId id, Callback<FlowView> done) {
-  std::unique_lock lock(mutex_);
-  FlowRecord* f = flows_.find(id);
-  if (!f) return lock.unlock(), done(flow_not_found(id));
-  FlowView v = flow_view(*f);
-  lock.unlock();
-  read_flow_results(v);
-  done(std::move(v));
+  answer_when_written([this, id, done = std::move(done)]() -> std::function<void()> {
+    std::lock_guard lock(mutex_);
+    const FlowRecord* f = flows_.find(id);
+    if (!f) return [id, done] { done(flow_not_found(id)); };
+    return [this, v = flow_view(*f), done]() mutable {
+      read_flow_results(v);
+      done(std::move(v));
+    };
+  });
 }
 
 void EmbeddedBroker::cancel_flow(JobId id, Callback<FlowView> done) {
@@ -114,20 +121,32 @@ void EmbeddedBroker::cancel_flow(JobId id, Callback<FlowView> done) {
 }
 
 void EmbeddedBroker::list_flows(FlowListSpec spec, Callback<FlowPage> done) {
-  std::unique_lock lock(mutex_);
-  FlowPage page;
-  flows_.newest_first(spec.before, [&](const FlowRecord& f) {
-    if (spec.state && f.status.state != *spec.state) return true;
-    if (static_cast<int>(page.flows.size()) == spec.limit) {
-      page.next = page.flows.back().id;
-      return false;
-    }
-    page.flows.push_back(flow_view(f));
-    return true;
+  answer_when_written([this, spec = std::move(spec), done = std::move(done)] {
+    std::lock_guard lock(mutex_);
+    FlowPage page;
+    flows_.newest_first(spec.before, [&](const FlowRecord& f) {
+      if (spec.state && f.status.state != *spec.state) return true;
+      if (static_cast<int>(page.flows.size()) == spec.limit) {
+        page.next = page.flows.back().id;
+        return false;
+      }
+      page.flows.push_back(flow_view(f));
+      return true;
+    });
+    return std::function<void()>([this, page = std::move(page), done]() mutable {
+      for (FlowView& v : page.flows) read_flow_results(v);
+      done(std::move(page));
+    });
   });
-  lock.unlock();
-  for (FlowView& v : page.flows) read_flow_results(v);
-  done(std::move(page));
+}
+
+void EmbeddedBroker::answer_when_written(const std::function<std::function<void()>()>& read) {
+  committer_.when_written([read, answer = read()](const Status& written) {
+    // The write failed, and memory was reloaded from the store: all it shows
+    // now is written.
+    if (!written.is_ok()) return read()();
+    answer();
+  });
 }
 
 void EmbeddedBroker::flow_timeline(JobId id, std::uint32_t after_seq,

@@ -23,6 +23,15 @@ void GroupCommitter::append(const std::function<void(rocksdb::WriteBatch&)>& fil
   wake_.notify_one();
 }
 
+void GroupCommitter::when_written(Completion done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!waiting_.empty()) return after_open_.push_back(std::move(done));
+    if (writing_) return after_writing_.push_back(std::move(done));
+  }
+  done(Status::ok());
+}
+
 void GroupCommitter::stop() {
   {
     std::lock_guard lock(mutex_);
@@ -65,21 +74,36 @@ Status GroupCommitter::write_group(rocksdb::WriteBatch& batch, std::size_t chang
 void GroupCommitter::run() {
   rocksdb::WriteBatch batch;
   std::vector<Completion> done;
+  std::vector<Completion> after;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      writing_ = false;
       if (waiting_.empty()) idle_.notify_all();
       wake_.wait(lock, [&] { return !waiting_.empty() || stopping_; });
       if (waiting_.empty()) return;  // stopping, and nothing left to write
       std::swap(batch, open_);
       std::swap(done, waiting_);
+      std::swap(after_writing_, after_open_);  // after_writing_ was empty
       writing_ = true;
     }
     // While this write (and its fsync) runs, new requests fill open_: they
     // form the next group.
     const Status status = write_group(batch, done.size());
     for (auto& d : done) d(status);
+    // Until none is left: a completion may wait for this group too. The group
+    // ends (writing_) in the same lock that finds none left.
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (after_writing_.empty()) {
+          writing_ = false;
+          break;
+        }
+        std::swap(after, after_writing_);
+      }
+      for (auto& a : after) a(status);
+      after.clear();
+    }
     batch.Clear();
     done.clear();
   }

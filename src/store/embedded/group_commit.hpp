@@ -42,6 +42,12 @@ class GroupCommitter {
   // Runs `fill` on the open batch and queues `done` for when it is written.
   // Changes appended by one thread in order are written in that order.
   void append(const std::function<void(rocksdb::WriteBatch&)>& fill, Completion done);
+  // Runs `done` once every change appended before this call is written (with
+  // the status of the last group it waited for), after their completions,
+  // without writing anything itself; at once, on this thread, with ok when
+  // nothing is pending. For reads of what memory shows, which may be a
+  // commit ahead of the store.
+  void when_written(Completion done);
   // Writes what is pending, then stops the writer thread. Idempotent.
   void stop();
 
@@ -65,9 +71,13 @@ class GroupCommitter {
   std::condition_variable idle_;
   rocksdb::WriteBatch open_;         // GUARDED_BY(mutex_)
   std::vector<Completion> waiting_;  // GUARDED_BY(mutex_)
-  bool writing_ = false;             // GUARDED_BY(mutex_): a group is being written
-  bool stopping_ = false;            // GUARDED_BY(mutex_)
-  Status failure_;                   // GUARDED_BY(mutex_): not ok once a write failed
+  // when_written() calls that wait for the open group, and for the one being
+  // written. GUARDED_BY(mutex_)
+  std::vector<Completion> after_open_;
+  std::vector<Completion> after_writing_;
+  bool writing_ = false;   // GUARDED_BY(mutex_): a group is being written
+  bool stopping_ = false;  // GUARDED_BY(mutex_)
+  Status failure_;         // GUARDED_BY(mutex_): not ok once a write failed
   std::thread writer_;
 };
 

@@ -170,7 +170,12 @@ IOStatus FaultyFileSystem::disk_call() {
 
 IOStatus FaultyFileSystem::check(Op op, const std::string& fname) {
   if (IOStatus s = disk_call(); !s.ok()) return s;
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  if (op == Op::kSync && holding_wal_syncs_ && is_wal(fname)) {
+    ++wal_syncs_held_;
+    released_.wait(lock, [this] { return !holding_wal_syncs_; });
+    --wal_syncs_held_;
+  }
   if (!fault_ || fault_->op != op) return IOStatus::OK();
   if (fault_->files == Files::kWal && !is_wal(fname)) return IOStatus::OK();
   if (fault_passed_ < fault_->pass_first) {
@@ -179,6 +184,26 @@ IOStatus FaultyFileSystem::check(Op op, const std::string& fname) {
   }
   ++faults_hit_;
   return injected(fault_->error);
+}
+
+// ---- A slow disk --------------------------------------------------------------------
+
+void FaultyFileSystem::hold_wal_syncs() {
+  std::lock_guard lock(mutex_);
+  holding_wal_syncs_ = true;
+}
+
+void FaultyFileSystem::release_wal_syncs() {
+  {
+    std::lock_guard lock(mutex_);
+    holding_wal_syncs_ = false;
+  }
+  released_.notify_all();
+}
+
+int FaultyFileSystem::wal_syncs_held() const {
+  std::lock_guard lock(mutex_);
+  return wal_syncs_held_;
 }
 
 // ---- Power loss ---------------------------------------------------------------------

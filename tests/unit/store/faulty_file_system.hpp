@@ -23,6 +23,10 @@
 // A failed write writes nothing; a failed sync leaves the data written but
 // not durable, as after a real failed fsync.
 //
+// A slow disk. hold_wal_syncs() makes every sync of the write-ahead log wait
+// until release_wal_syncs(): a write stays under way as long as a test needs
+// (RocksDB puts a synced write in its memtable only after the log's sync).
+//
 // Preallocation (fallocate) is skipped: it changes no file's length or
 // contents, and on tmpfs it costs more than the rest of a short run.
 //
@@ -31,6 +35,7 @@
 
 #include <rocksdb/file_system.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -60,6 +65,12 @@ class FaultyFileSystem final : public rocksdb::FileSystemWrapper {
   void clear();
   // Calls that failed because of inject(), since the file system was made.
   std::uint64_t faults_hit() const;
+
+  // ---- A slow disk -------------------------------------------------------------------
+  void hold_wal_syncs();
+  void release_wal_syncs();
+  // Syncs of the log waiting for release_wal_syncs() now.
+  int wal_syncs_held() const;
 
   // ---- Power loss -------------------------------------------------------------------
   // The power goes off now, or at the n-th call from now that would change
@@ -143,12 +154,15 @@ class FaultyFileSystem final : public rocksdb::FileSystemWrapper {
   void forget_locked(const std::string& fname);
 
   mutable std::mutex mutex_;
-  bool crashed_ = false;                         // GUARDED_BY(mutex_)
-  std::optional<std::uint64_t> crash_at_;        // GUARDED_BY(mutex_): a disk_calls_ value
-  std::uint64_t disk_calls_ = 0;                 // GUARDED_BY(mutex_)
-  std::optional<Fault> fault_;                   // GUARDED_BY(mutex_)
-  std::uint64_t fault_passed_ = 0;               // GUARDED_BY(mutex_)
-  std::uint64_t faults_hit_ = 0;                 // GUARDED_BY(mutex_)
+  bool crashed_ = false;                   // GUARDED_BY(mutex_)
+  std::optional<std::uint64_t> crash_at_;  // GUARDED_BY(mutex_): a disk_calls_ value
+  std::uint64_t disk_calls_ = 0;           // GUARDED_BY(mutex_)
+  std::optional<Fault> fault_;             // GUARDED_BY(mutex_)
+  std::uint64_t fault_passed_ = 0;         // GUARDED_BY(mutex_)
+  std::uint64_t faults_hit_ = 0;           // GUARDED_BY(mutex_)
+  bool holding_wal_syncs_ = false;         // GUARDED_BY(mutex_)
+  int wal_syncs_held_ = 0;                 // GUARDED_BY(mutex_)
+  std::condition_variable released_;
   std::map<std::string, FileState> files_;       // GUARDED_BY(mutex_)
   std::map<std::string, PendingNames> pending_;  // GUARDED_BY(mutex_): by directory
 };
