@@ -67,14 +67,11 @@ class PgChange final : public JobChanges {
     changes_.push_back(state_change(r, r.state, std::nullopt, at));
     touched(r.id);
   }
-  void touched(const JobId& id) {
-    topics_.push_back(job_topic(id));
-    touched_jobs_.push_back(id);
-  }
+  void touched(const JobId& id) { touched_jobs_.push_back(id); }
   // Flows (pg_flows.cpp): the flow's next timeline event (bumps
   // f.timeline_seq), and a change of its row.
   void flow_event(FlowRecord& f, Millis at, std::string_view type, std::string_view fields = {});
-  void touched_flow(const JobId& id) { topics_.push_back(flow_topic(id)); }
+  void touched_flow(const JobId& id) { touched_flows_.push_back(id); }
   // A job's view as this change ends it, put in EndedJobs (its token).
   void ended(const JobId& id, std::uint64_t token) { ended_puts_.emplace_back(id, token); }
   // The jobs of flows that moved to a terminal state in this change, as they
@@ -82,7 +79,10 @@ class PgChange final : public JobChanges {
   const std::vector<JobRecord>& flow_step_ends() const { return flow_step_ends_; }
   // A write that leaves no event, such as a queue's settings.
   void wrote() { wrote_ = true; }
-  bool empty() const { return !wrote_ && events_.empty() && changes_.empty() && topics_.empty(); }
+  bool empty() const {
+    return !wrote_ && events_.empty() && changes_.empty() && touched_jobs_.empty() &&
+           touched_flows_.empty();
+  }
   const std::vector<std::pair<std::string, std::size_t>>& ready_queues() const { return ready_; }
   // The earliest timer (run_at, deadline, lease expiry) a moved job now has.
   std::optional<Millis> earliest_timer() const { return earliest_timer_; }
@@ -106,8 +106,8 @@ class PgChange final : public JobChanges {
   std::vector<Event> events_;
   std::vector<StateChange> changes_;
   std::vector<JobRecord> flow_step_ends_;
-  std::vector<std::string> topics_;
   std::vector<JobId> touched_jobs_;
+  std::vector<JobId> touched_flows_;
   std::vector<std::pair<JobId, std::uint64_t>> ended_puts_;
   std::vector<std::pair<std::string, std::size_t>> ready_;
   std::optional<Millis> earliest_timer_;

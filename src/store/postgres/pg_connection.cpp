@@ -195,14 +195,24 @@ struct ParamPointers {
 
 }  // namespace
 
-PgResult PgConnection::answer(int sent, const std::string& what) {
+namespace {
+
+// What a failure names: built only when a statement failed.
+std::string describe(const char* name, bool preparing) {
+  if (!name) return "statement failed";
+  return preparing ? std::string("preparing ") + name : std::string(name) + " failed";
+}
+
+}  // namespace
+
+PgResult PgConnection::answer(int sent, const char* name, bool preparing) {
   const auto broke = [this](const std::string& why) {
     std::string message = conn_ ? PQerrorMessage(conn_) : "";
     while (!message.empty() && message.back() == '\n') message.pop_back();
     return PgError("", why + (message.empty() ? "" : ": " + message));
   };
-  if (!conn_) throw broke(what + ": the connection was given up");
-  if (sent != 1) throw broke(what);
+  if (!conn_) throw broke(describe(name, preparing) + ": the connection was given up");
+  if (sent != 1) throw broke(describe(name, preparing));
   using Clock = std::chrono::steady_clock;
   const auto deadline =
       answer_timeout_.count() > 0 ? Clock::now() + answer_timeout_ : Clock::time_point::max();
@@ -223,7 +233,7 @@ PgResult PgConnection::answer(int sent, const std::string& what) {
         if (kept) PQclear(kept);
         PQfinish(conn_);
         conn_ = nullptr;
-        throw PgError("", what + ": PostgreSQL did not answer within " +
+        throw PgError("", describe(name, preparing) + ": PostgreSQL did not answer within " +
                               std::to_string(answer_timeout_.count()) + " ms");
       }
       if (PQconsumeInput(conn_) != 1) break;  // lost: PQgetResult says so
@@ -238,29 +248,30 @@ PgResult PgConnection::answer(int sent, const std::string& what) {
     if (kept) PQclear(kept);
     kept = r;
   }
-  return check(kept, what);
+  const auto status = kept ? PQresultStatus(kept) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return PgResult(kept);
+  return check(kept, describe(name, preparing));
 }
 
+// libpq's PQsend* calls return 0 for a connection given up (null), which
+// answer() reports.
 PgResult PgConnection::exec(const std::string& sql, const PgParams& params) {
-  if (!conn_) return answer(0, "statement failed");
-  if (params.size() == 0) return answer(PQsendQuery(conn_, sql.c_str()), "statement failed");
+  if (params.size() == 0) return answer(PQsendQuery(conn_, sql.c_str()), nullptr, false);
   ParamPointers p(params);
   return answer(PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(p.values.size()), nullptr,
                                   p.values.data(), nullptr, nullptr, 0),
-                "statement failed");
+                nullptr, false);
 }
 
 PgResult PgConnection::run(const char* name, const char* sql, const PgParams& params) {
-  const std::string what = std::string(name) + " failed";
-  if (!conn_) return answer(0, what);
   if (std::find(prepared_.begin(), prepared_.end(), name) == prepared_.end()) {
-    answer(PQsendPrepare(conn_, name, sql, 0, nullptr), std::string("preparing ") + name);
+    answer(PQsendPrepare(conn_, name, sql, 0, nullptr), name, true);
     prepared_.emplace_back(name);
   }
   ParamPointers p(params);
   return answer(PQsendQueryPrepared(conn_, name, static_cast<int>(p.values.size()), p.values.data(),
                                     nullptr, nullptr, 0),
-                what);
+                name, false);
 }
 
 int PgConnection::socket() const { return PQsocket(conn_); }

@@ -132,8 +132,9 @@ class PgConnection {
   PgResult check(pg_result* r, const std::string& what);
   // Sent by a PQsend* call that returned `sent`: its answer, as PQexec
   // would give it (the last result, or the first error), within
-  // answer_timeout_.
-  PgResult answer(int sent, const std::string& what);
+  // answer_timeout_. `name`: the prepared statement (null: unprepared),
+  // `preparing`: its PREPARE; they name a failure.
+  PgResult answer(int sent, const char* name, bool preparing);
   pg_conn* conn_ = nullptr;
   std::chrono::milliseconds answer_timeout_;
   std::vector<std::string> prepared_;

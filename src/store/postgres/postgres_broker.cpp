@@ -168,7 +168,8 @@ void PgChange::publish(WaiterRegistry& waiters, UnfinishedJobs& unfinished, Ende
   for (const auto& [id, token] : ended_puts_) ended.show(id, token);
   feed.publish(changes_);
   cluster.publish(changes_);
-  for (const auto& t : topics_) waiters.notify_all(t);
+  for (const auto& id : touched_jobs_) waiters.notify_all(job_topic(id));
+  for (const auto& id : touched_flows_) waiters.notify_all(flow_topic(id));
   for (const auto& [q, n] : ready_) waiters.notify_some(queue_topic(q), n);
 }
 
