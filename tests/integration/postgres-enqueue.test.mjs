@@ -57,6 +57,10 @@ describe('errand.enqueue() inside an application transaction', { skip }, () => {
     const doc = (await api.req('GET', `/v1/jobs/${id}`)).body;
     assert.equal(doc.priority, 2);
     assert.deepEqual((await api.events(id)).map((e) => e.type), ['enqueued', 'leased']);
+    const stats = (await api.req('GET', `/v1/queues/${q}`)).body;
+    assert.equal(stats.enqueued_total, 1, JSON.stringify(stats));
+    assert.equal(stats.counts.running, 1, JSON.stringify(stats));
+    assert.equal(stats.counts.queued, 0, JSON.stringify(stats));
   });
 
   test('examples/transactional-enqueue places an order and its charge job together', async () => {
@@ -121,6 +125,9 @@ describe('errand.enqueue() inside an application transaction', { skip }, () => {
                   (e) => /already used with a different payload/.test(e.stderr));
     const conflict = await api.submit(q, { payload: { a: 2 }, idempotency_key: 'order-9' });
     assert.equal(conflict.status, 409, conflict.text);
+    const stats = (await api.req('GET', `/v1/queues/${q}`)).body;
+    assert.equal(stats.enqueued_total, 1, `a replay is not counted again: ${JSON.stringify(stats)}`);
+    assert.equal(stats.counts.queued, 1, JSON.stringify(stats));
   });
 
   test('hostile keys and tags are stored as values, never run as SQL', async () => {
