@@ -6,6 +6,7 @@
 #include <atomic>
 #include <future>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "broker_conformance.hpp"
@@ -122,10 +123,43 @@ TEST_P(BrokerTest, ParkOldestParkedFirstEachUpToItsMax) {
   Parked second = park_on(broker(), lease_spec({"q"}, 5));
   Parked third = park_on(broker(), lease_spec({"q"}, 5));
   must(submit_batch({job("q"), job("q"), job("q")}), "submit three");
-  EXPECT_EQ(must(first.take(), "first").size(), 2u);
-  EXPECT_EQ(must(second.take(), "second").size(), 1u);
-  EXPECT_FALSE(third.answered());
-  EXPECT_TRUE(broker().unpark(third.ticket));
+  if (GetParam().hands_off_in_the_same_write) {
+    EXPECT_EQ(must(first.take(), "first").size(), 2u);
+    EXPECT_EQ(must(second.take(), "second").size(), 1u);
+    EXPECT_FALSE(third.answered());
+    EXPECT_TRUE(broker().unpark(third.ticket));
+    return;
+  }
+  // A store that claims for a new long poll in a transaction of its own may
+  // still be claiming for a younger one when the jobs commit, and that
+  // claim may take a job first. What holds even then: each job goes to one
+  // of them, none gets more than its max, and the jobs are all delivered.
+  struct Expect {
+    Parked* parked;
+    std::size_t max;
+    bool taken = false;
+  };
+  std::vector<Expect> all{{&first, 2}, {&second, 5}, {&third, 5}};
+  std::set<JobId> delivered;
+  const auto deadline = std::chrono::steady_clock::now() + kCallTimeout;
+  while (delivered.size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    for (auto& e : all) {
+      if (e.taken || !e.parked->answered()) continue;
+      e.taken = true;
+      const auto jobs = must(e.parked->take(), "a parked lease");
+      EXPECT_LE(jobs.size(), e.max);
+      for (const auto& j : jobs) EXPECT_TRUE(delivered.insert(j.record.id).second);
+    }
+    for (auto& e : all) {
+      if (!e.taken) e.parked->answer.wait_for(std::chrono::milliseconds(5));
+    }
+  }
+  EXPECT_EQ(delivered.size(), 3u);
+  for (auto& e : all) {
+    if (!e.taken && !broker().unpark(e.parked->ticket)) {
+      EXPECT_TRUE(must(e.parked->take(), "claiming as it was unparked").empty());
+    }
+  }
 }
 
 TEST_P(BrokerTest, ParkAPausedQueueHandsJobsOverOnlyOnceResumed) {
