@@ -174,14 +174,18 @@ PgConnection::~PgConnection() {
 
 bool PgConnection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
 
-PgResult PgConnection::check(pg_result* r, const std::string& what) {
-  PgResult result(r);
-  const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
-  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-  std::string message = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+PgError PgConnection::error_of(const PgResult& r, const std::string& what) const {
+  const char* state = r.raw() ? PQresultErrorField(r.raw(), PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = r.raw() ? PQresultErrorMessage(r.raw()) : "";
+  if (message.empty() && conn_) message = PQerrorMessage(conn_);
   while (!message.empty() && message.back() == '\n') message.pop_back();
-  throw PgError(state ? state : "", what + ": " + message);
+  return PgError(state ? state : "", what + ": " + message);
+}
+
+PgError PgConnection::broken(const std::string& what) const {
+  std::string message = conn_ ? PQerrorMessage(conn_) : "";
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  return PgError("", what + (message.empty() ? "" : ": " + message));
 }
 
 namespace {
@@ -193,10 +197,6 @@ struct ParamPointers {
   std::vector<const char*> values;
 };
 
-}  // namespace
-
-namespace {
-
 // What a failure names: built only when a statement failed.
 std::string describe(const char* name, bool preparing) {
   if (!name) return "statement failed";
@@ -205,73 +205,161 @@ std::string describe(const char* name, bool preparing) {
 
 }  // namespace
 
-PgResult PgConnection::answer(int sent, const char* name, bool preparing) {
-  const auto broke = [this](const std::string& why) {
-    std::string message = conn_ ? PQerrorMessage(conn_) : "";
-    while (!message.empty() && message.back() == '\n') message.pop_back();
-    return PgError("", why + (message.empty() ? "" : ": " + message));
-  };
-  if (!conn_) throw broke(describe(name, preparing) + ": the connection was given up");
-  if (sent != 1) throw broke(describe(name, preparing));
-  using Clock = std::chrono::steady_clock;
-  const auto deadline =
-      answer_timeout_.count() > 0 ? Clock::now() + answer_timeout_ : Clock::time_point::max();
-  pg_result* kept = nullptr;
-  for (;;) {
-    while (PQisBusy(conn_)) {
-      int wait_ms = -1;
-      if (deadline != Clock::time_point::max()) {
-        const auto left =
-            std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        wait_ms = static_cast<int>(std::max<std::int64_t>(left, 0));
-      }
-      pollfd fd{PQsocket(conn_), POLLIN, 0};
-      const int ready = ::poll(&fd, 1, wait_ms);
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) {
-        // Given up: a late answer would be read as the next statement's.
-        if (kept) PQclear(kept);
-        PQfinish(conn_);
-        conn_ = nullptr;
-        throw PgError("", describe(name, preparing) + ": PostgreSQL did not answer within " +
-                              std::to_string(answer_timeout_.count()) + " ms");
-      }
-      if (PQconsumeInput(conn_) != 1) break;  // lost: PQgetResult says so
-    }
-    pg_result* r = PQgetResult(conn_);
-    if (!r) break;
-    const auto status = kept ? PQresultStatus(kept) : PGRES_COMMAND_OK;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      PQclear(r);  // the first error is the answer
-      continue;
-    }
-    if (kept) PQclear(kept);
-    kept = r;
-  }
-  const auto status = kept ? PQresultStatus(kept) : PGRES_FATAL_ERROR;
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return PgResult(kept);
-  return check(kept, describe(name, preparing));
+bool PgConnection::succeeded(const PgResult& r) {
+  const auto status = r.raw() ? PQresultStatus(r.raw()) : PGRES_FATAL_ERROR;
+  return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
 }
 
-// libpq's PQsend* calls return 0 for a connection given up (null), which
-// answer() reports.
-PgResult PgConnection::exec(const std::string& sql, const PgParams& params) {
-  if (params.size() == 0) return answer(PQsendQuery(conn_, sql.c_str()), nullptr, false);
+PgConnection::Deadline PgConnection::answer_deadline() const {
+  return answer_timeout_.count() > 0 ? std::chrono::steady_clock::now() + answer_timeout_
+                                     : Deadline::max();
+}
+
+PgResult PgConnection::next_result(Deadline deadline, const Sent& sent) {
+  while (PQisBusy(conn_)) {
+    int wait_ms = -1;
+    if (deadline != Deadline::max()) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+              .count();
+      wait_ms = static_cast<int>(std::max<std::int64_t>(left, 0));
+    }
+    pollfd fd{PQsocket(conn_), POLLIN, 0};
+    const int ready = ::poll(&fd, 1, wait_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      // Given up: a late answer would be read as the next statement's.
+      PQfinish(conn_);
+      conn_ = nullptr;
+      sent_.clear();
+      throw PgError("", describe(sent.name, sent.preparing) +
+                            ": PostgreSQL did not answer within " +
+                            std::to_string(answer_timeout_.count()) + " ms");
+    }
+    if (PQconsumeInput(conn_) != 1) break;  // lost: PQgetResult says so
+  }
+  return PgResult(PQgetResult(conn_));
+}
+
+PgResult PgConnection::answer_of(Deadline deadline, const Sent& sent) {
+  PgResult kept;
+  for (;;) {
+    PgResult r = next_result(deadline, sent);
+    if (!r.raw()) return kept;
+    if (!kept.raw() || succeeded(kept)) kept = std::move(r);  // the first error is the answer
+  }
+}
+
+void PgConnection::enter_pipeline() {
+  if (!conn_) throw broken("the connection was given up");
+  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) {
+    throw broken("entering pipeline mode");
+  }
+}
+
+void PgConnection::send_prepare(const char* name, const char* sql) {
+  if (std::find(prepared_.begin(), prepared_.end(), name) != prepared_.end()) return;
+  if (PQsendPrepare(conn_, name, sql, 0, nullptr) != 1) throw broken(describe(name, true));
+  prepared_.emplace_back(name);
+  sent_.push_back(Sent{name, true});
+}
+
+void PgConnection::send_prepared(const char* name, const PgParams& params) {
   ParamPointers p(params);
-  return answer(PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(p.values.size()), nullptr,
-                                  p.values.data(), nullptr, nullptr, 0),
-                nullptr, false);
+  if (PQsendQueryPrepared(conn_, name, static_cast<int>(p.values.size()), p.values.data(), nullptr,
+                          nullptr, 0) != 1) {
+    throw broken(describe(name, false));
+  }
+  sent_.push_back(Sent{name, false});
+}
+
+void PgConnection::send_unprepared(const std::string& sql, const PgParams& params) {
+  ParamPointers p(params);
+  if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(p.values.size()), nullptr,
+                        p.values.data(), nullptr, nullptr, 0) != 1) {
+    throw broken(describe(nullptr, false));
+  }
+  sent_.push_back(Sent{nullptr, false});
+}
+
+PgResult PgConnection::sync() {
+  if (PQpipelineSync(conn_) != 1) {
+    sent_.clear();
+    throw broken("sending to PostgreSQL");
+  }
+  const auto deadline = answer_deadline();
+  std::optional<PgError> failed;
+  PgResult last;
+  for (const Sent& s : sent_) {
+    PgResult r = answer_of(deadline, s);
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+      sent_.clear();
+      throw failed ? *failed : broken(describe(s.name, s.preparing));
+    }
+    if (!succeeded(r)) {
+      if (s.preparing) std::erase(prepared_, s.name);
+      // Those after a failure were skipped (PGRES_PIPELINE_ABORTED).
+      if (!failed) failed = error_of(r, describe(s.name, s.preparing));
+    }
+    last = std::move(r);
+  }
+  const PgResult end = next_result(deadline, Sent{"the pipeline's end", false});
+  if (!end.raw() || PQresultStatus(end.raw()) != PGRES_PIPELINE_SYNC ||
+      PQexitPipelineMode(conn_) != 1) {
+    sent_.clear();
+    throw failed ? *failed : broken("ending the pipeline");
+  }
+  sent_.clear();
+  if (failed) throw *failed;
+  return last;
+}
+
+// Alone, a statement goes as PQexec would send it; after deferred ones, it
+// ends their pipeline. libpq's PQsend* calls return 0 for a connection
+// given up (null), which broken() reports.
+PgResult PgConnection::exec(const std::string& sql, const PgParams& params) {
+  if (!sent_.empty()) {
+    send_unprepared(sql, params);
+    return sync();
+  }
+  if (!conn_) throw broken("statement failed: the connection was given up");
+  const Sent sent{nullptr, false};
+  int ok = 0;
+  if (params.size() == 0) {
+    ok = PQsendQuery(conn_, sql.c_str());  // may hold several statements
+  } else {
+    ParamPointers p(params);
+    ok = PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(p.values.size()), nullptr,
+                           p.values.data(), nullptr, nullptr, 0);
+  }
+  if (ok != 1) throw broken(describe(nullptr, false));
+  PgResult r = answer_of(answer_deadline(), sent);
+  if (!succeeded(r)) throw error_of(r, describe(nullptr, false));
+  return r;
 }
 
 PgResult PgConnection::run(const char* name, const char* sql, const PgParams& params) {
-  if (std::find(prepared_.begin(), prepared_.end(), name) == prepared_.end()) {
-    answer(PQsendPrepare(conn_, name, sql, 0, nullptr), name, true);
-    prepared_.emplace_back(name);
-  }
-  ParamPointers p(params);
-  return answer(PQsendQueryPrepared(conn_, name, static_cast<int>(p.values.size()), p.values.data(),
-                                    nullptr, nullptr, 0),
-                name, false);
+  enter_pipeline();
+  send_prepare(name, sql);
+  send_prepared(name, params);
+  return sync();
+}
+
+void PgConnection::defer(const char* name, const char* sql, const PgParams& params) {
+  enter_pipeline();
+  send_prepare(name, sql);
+  send_prepared(name, params);
+}
+
+void PgConnection::defer_exec(const std::string& sql, const PgParams& params) {
+  enter_pipeline();
+  send_unprepared(sql, params);
+}
+
+bool PgConnection::in_transaction() const {
+  if (!conn_) return false;
+  const auto status = PQtransactionStatus(conn_);
+  return status == PQTRANS_INTRANS || status == PQTRANS_INERROR;
 }
 
 int PgConnection::socket() const { return PQsocket(conn_); }
@@ -287,11 +375,16 @@ std::optional<PgNotification> PgConnection::next_notification() {
 }
 
 PgTransaction::~PgTransaction() {
-  if (done_ || !c_.ok()) return;
-  try {
-    c_.exec("ROLLBACK");
-  } catch (const PgError&) {
-    // The connection broke: the server rolls back what it had.
+  // Twice at most: a ROLLBACK that ended a pipeline with a failure in it
+  // was skipped, and the failed transaction is still open.
+  for (int tries = 0; tries < 2 && !done_ && c_.ok(); ++tries) {
+    try {
+      c_.exec("ROLLBACK");
+    } catch (const PgError&) {
+      // The connection broke (the server rolls back what it had), or a
+      // deferred statement failed before the ROLLBACK.
+    }
+    done_ = !c_.in_transaction();
   }
 }
 

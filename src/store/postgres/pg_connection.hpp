@@ -92,6 +92,8 @@ class PgResult {
   std::vector<std::string> text_array(int row, int col) const;
 
  private:
+  friend class PgConnection;
+  pg_result* raw() const { return r_.get(); }
   std::shared_ptr<pg_result> r_;
 };
 
@@ -122,6 +124,23 @@ class PgConnection {
   // Prepares `sql` under `name` once per connection, then runs it.
   PgResult run(const char* name, const char* sql, const PgParams& params = {});
 
+  // Statements whose answer nobody needs (writes, BEGIN): sent now, their
+  // answers read with the next statement that is waited for, all in one
+  // round trip (libpq's pipeline mode). A transaction's writes and its
+  // COMMIT then cost one round trip, not one each. A deferred statement's
+  // failure is thrown by that next statement; those after it in between
+  // were skipped. (So a write whose answer decides whether to commit, such
+  // as a count of rows inserted, is run(), not deferred: COMMIT may be the
+  // next statement.)
+  //
+  // Only for statements with small answers: the connection blocks while
+  // it sends, so PostgreSQL must never wait for us to read.
+  void defer(const char* name, const char* sql, const PgParams& params = {});
+  // As exec(), deferred; one statement only.
+  void defer_exec(const std::string& sql, const PgParams& params = {});
+  // Inside a transaction block (open or failed).
+  bool in_transaction() const;
+
   // LISTEN: the socket to wait on, and the notifications that arrived.
   int socket() const;
   // Reads what the server sent; false when the connection is gone.
@@ -129,27 +148,50 @@ class PgConnection {
   std::optional<PgNotification> next_notification();
 
  private:
-  PgResult check(pg_result* r, const std::string& what);
-  // Sent by a PQsend* call that returned `sent`: its answer, as PQexec
-  // would give it (the last result, or the first error), within
-  // answer_timeout_. `name`: the prepared statement (null: unprepared),
-  // `preparing`: its PREPARE; they name a failure.
-  PgResult answer(int sent, const char* name, bool preparing);
+  using Deadline = std::chrono::steady_clock::time_point;
+  // A statement sent whose answer is not read yet. `name`: the prepared
+  // statement (null: unprepared), `preparing`: its PREPARE; they name a
+  // failure.
+  struct Sent {
+    const char* name;
+    bool preparing;
+  };
+  static bool succeeded(const PgResult& r);
+  PgError error_of(const PgResult& r, const std::string& what) const;
+  PgError broken(const std::string& what) const;
+  Deadline answer_deadline() const;
+  // The next result within `deadline`; null after a statement's last.
+  // Gives the connection up when the deadline passes.
+  PgResult next_result(Deadline deadline, const Sent& sent);
+  // One statement's answer, as PQexec would give it: its last result, or
+  // its first error.
+  PgResult answer_of(Deadline deadline, const Sent& sent);
+  // Sends `name`'s PREPARE unless this connection has it or sent it.
+  void send_prepare(const char* name, const char* sql);
+  void send_prepared(const char* name, const PgParams& params);
+  void send_unprepared(const std::string& sql, const PgParams& params);
+  void enter_pipeline();
+  // Ends the pipeline: the answers of everything sent, the last one's
+  // returned, the first failure thrown.
+  PgResult sync();
   pg_conn* conn_ = nullptr;
   std::chrono::milliseconds answer_timeout_;
-  std::vector<std::string> prepared_;
+  std::vector<std::string> prepared_;  // sent; a failed PREPARE is taken out
+  std::vector<Sent> sent_;             // in the pipeline, in order
 };
 
-// BEGIN on construction, ROLLBACK unless commit() ran.
+// BEGIN on construction (deferred: it goes with the first statement),
+// ROLLBACK unless commit() succeeded.
 class PgTransaction {
  public:
-  explicit PgTransaction(PgConnection& c) : c_(c) { c_.exec("BEGIN"); }
+  explicit PgTransaction(PgConnection& c) : c_(c) { c_.defer_exec("BEGIN"); }
   ~PgTransaction();
   PgTransaction(const PgTransaction&) = delete;
   PgTransaction& operator=(const PgTransaction&) = delete;
+  // With the deferred statements before it, in one round trip.
   void commit() {
-    done_ = true;
     c_.exec("COMMIT");
+    done_ = true;
   }
 
  private:

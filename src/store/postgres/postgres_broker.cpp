@@ -132,24 +132,24 @@ void PgChange::write(PgConnection& c, const std::string& instance) const {
     seqs.push_back(std::to_string(e.seq));
     events.push_back(e.json);
   }
-  c.run("write_change",
-        "WITH events AS (INSERT INTO errand.timeline (owner, seq, event) "
-        "SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[])), "
-        "counts AS (INSERT INTO errand.queue_counts (queue, kind, n) "
-        "SELECT * FROM unnest($4::text[], $5::text[], $6::bigint[])) "
-        "SELECT pg_notify('errand', note) FROM unnest($7::text[]) AS note",
-        PgParams()
-            .text_array(owners)
-            .text_array(seqs)
-            .text_array(events)
-            .text_array(queues)
-            .text_array(kinds)
-            .text_array(counts)
-            .text_array(notes));
+  c.defer("write_change",
+          "WITH events AS (INSERT INTO errand.timeline (owner, seq, event) "
+          "SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[])), "
+          "counts AS (INSERT INTO errand.queue_counts (queue, kind, n) "
+          "SELECT * FROM unnest($4::text[], $5::text[], $6::bigint[])) "
+          "SELECT pg_notify('errand', note) FROM unnest($7::text[]) AS note",
+          PgParams()
+              .text_array(owners)
+              .text_array(seqs)
+              .text_array(events)
+              .text_array(queues)
+              .text_array(kinds)
+              .text_array(counts)
+              .text_array(notes));
   for (const auto& e : events_) {
     if (e.seq <= kTimelineLimit) continue;
-    c.run("trim_timeline", "DELETE FROM errand.timeline WHERE owner = $1 AND seq <= $2",
-          PgParams().text(e.owner.to_string()).integer(e.seq - kTimelineLimit));
+    c.defer("trim_timeline", "DELETE FROM errand.timeline WHERE owner = $1 AND seq <= $2",
+            PgParams().text(e.owner.to_string()).integer(e.seq - kTimelineLimit));
   }
 }
 
@@ -243,16 +243,16 @@ std::optional<JobRecord> PostgresBroker::lock_job(PgConnection& c, const JobId& 
 
 void PostgresBroker::remove_job(PgConnection& c, const JobRecord& r, Millis now, PgChange& change) {
   change.removed(r, now);
-  c.run("delete_job", "DELETE FROM errand.jobs WHERE id = $1", id_param(r.id));
-  c.run("delete_timeline", "DELETE FROM errand.timeline WHERE owner = $1", id_param(r.id));
+  c.defer("delete_job", "DELETE FROM errand.jobs WHERE id = $1", id_param(r.id));
+  c.defer("delete_timeline", "DELETE FROM errand.timeline WHERE owner = $1", id_param(r.id));
 }
 
 void PostgresBroker::save_job(PgConnection& c, const JobRecord& r, const std::string* result) {
   if (!result) {
-    c.run("update_job", kUpdateJobSql, update_job_params(r));
+    c.defer("update_job", kUpdateJobSql, update_job_params(r));
     return;
   }
-  c.run("update_job_result", kUpdateJobWithResultSql, update_job_params(r).text(*result));
+  c.defer("update_job_result", kUpdateJobWithResultSql, update_job_params(r).text(*result));
 }
 
 void PostgresBroker::save_jobs(PgConnection& c, const std::vector<const JobRecord*>& jobs,
@@ -265,7 +265,7 @@ void PostgresBroker::save_jobs(PgConnection& c, const std::vector<const JobRecor
     if (results) rows.back().text(*(*results)[i]);
   }
   // Unprepared, so planned for these ids (PgConnection::exec).
-  c.exec(results ? kUpdateJobsWithResultSql : kUpdateJobsSql, PgParams::columns(rows));
+  c.defer_exec(results ? kUpdateJobsWithResultSql : kUpdateJobsSql, PgParams::columns(rows));
 }
 
 Result<JobRecord> PostgresBroker::leased_job(PgConnection& c, const JobId& id,
@@ -586,6 +586,7 @@ Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
     out[i].job = JobView{std::move(r), s.payload_json, {}};
   }
   if (!rows.empty()) {
+    // Run, not deferred: its count decides whether to commit.
     // A lone job as one row: no arrays for PostgreSQL to parse and unnest.
     const auto inserted = rows.size() == 1
                               ? c.run("insert_job", kInsertJobSql, rows.front())
