@@ -148,6 +148,25 @@ describe('three errand servers on one PostgreSQL', { skip }, () => {
     }
   });
 
+  test('one idempotency key submitted on every server at once makes one job', async () => {
+    const q = uniqueQueue('pg-key');
+    // Rounds of 12 submits of one key, four on each server at the same
+    // moment: they race to insert it, and the losers replay the winner.
+    for (let round = 0; round < 5; round++) {
+      const key = `order-${round}`;
+      const answers = await Promise.all([...Array(12).keys()].map(
+        (i) => apis[i % 3].submit(q, { payload: { round }, idempotency_key: key })));
+      for (const res of answers) assert.equal(res.status, 202, res.text);
+      const ids = new Set(answers.map((res) => res.body.id));
+      assert.equal(ids.size, 1, `round ${round}: one job for the key, got ${[...ids].join(', ')}`);
+      const replayed = answers.filter((res) => res.headers.get('idempotent-replayed') === 'true');
+      assert.equal(replayed.length, 11, `round ${round}: every submit but one is a replay`);
+    }
+    const stats = await apis[0].req('GET', `/v1/queues/${q}`);
+    assert.equal(stats.body.enqueued_total, 5, 'one job a key');
+    assert.equal(stats.body.counts.queued, 5);
+  });
+
   test('a server killed mid-lease: the lease runs out and another server delivers the job again', async () => {
     const q = uniqueQueue('pg-kill');
     const victim = servers[2];

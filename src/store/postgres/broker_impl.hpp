@@ -370,7 +370,7 @@ Result<T> PostgresBroker::run_transaction(PgSession& session, const Body<T>& bod
       return commit_on(session.connection(), body);
     } catch (const PgError& e) {
       if (e.connection_lost()) session.drop();
-      if (e.retryable() && tries < kTransactionTries) continue;
+      if ((e.retryable() || e.key_taken()) && tries < kTransactionTries) continue;
       return failure(e);
     }
   }

@@ -21,8 +21,7 @@ const char* const kInsertJobSql =
     "cancel_requested, idempotency_key, tags, traceparent, timeline_seq, flow_id, flow_step, "
     "flow_compensating, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
     "$13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, "
-    "$31, $32, $33, $34) "
-    "ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING";
+    "$31, $32, $33, $34)";
 
 const char* const kUpdateJobSql =
     "UPDATE errand.jobs SET state = $2, attempt = $3, granted_lease_ms = $4, run_at = $5, "
@@ -118,8 +117,7 @@ std::string insert_jobs_sql() {
     if (std::string_view(columns[i].name) == "tags") values += "::text[]";
   }
   return "INSERT INTO errand.jobs (" + names + ") SELECT " + values + " FROM " +
-         unnest_columns(columns) +
-         " ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING";
+         unnest_columns(columns);
 }
 
 std::string update_jobs_sql(bool with_result) {

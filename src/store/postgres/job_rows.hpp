@@ -15,7 +15,9 @@ inline constexpr int kJobColumnCount = 33;
 
 JobRecord read_job_row(const PgResult& rows, int row);
 
-// INSERT parameters: kJobColumns, then the payload.
+// INSERT parameters: kJobColumns, then the payload. An idempotency key
+// taken fails the statement (PgError::key_taken()), so that it can go
+// without waiting for its answer (PgConnection::defer): no ON CONFLICT.
 PgParams insert_job_params(const JobRecord& r, const std::string& payload_json);
 extern const char* const kInsertJobSql;
 
@@ -27,7 +29,7 @@ extern const char* const kUpdateJobWithResultSql;
 
 // Many jobs in one statement: PgParams::columns() of their insert_job_params()
 // (or update_job_params(), with the result last for the _with_result form).
-// Inserting skips a job whose idempotency key is taken, as kInsertJobSql.
+// Inserting fails on an idempotency key taken, as kInsertJobSql.
 extern const char* const kInsertJobsSql;
 extern const char* const kUpdateJobsSql;
 extern const char* const kUpdateJobsWithResultSql;

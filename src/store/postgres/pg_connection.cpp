@@ -176,10 +176,11 @@ bool PgConnection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK
 
 PgError PgConnection::error_of(const PgResult& r, const std::string& what) const {
   const char* state = r.raw() ? PQresultErrorField(r.raw(), PG_DIAG_SQLSTATE) : nullptr;
+  const char* constraint = r.raw() ? PQresultErrorField(r.raw(), PG_DIAG_CONSTRAINT_NAME) : nullptr;
   std::string message = r.raw() ? PQresultErrorMessage(r.raw()) : "";
   if (message.empty() && conn_) message = PQerrorMessage(conn_);
   while (!message.empty() && message.back() == '\n') message.pop_back();
-  return PgError(state ? state : "", what + ": " + message);
+  return PgError(state ? state : "", what + ": " + message, constraint ? constraint : "");
 }
 
 PgError PgConnection::broken(const std::string& what) const {

@@ -26,8 +26,10 @@ namespace errand::postgres {
 
 class PgError : public std::runtime_error {
  public:
-  PgError(std::string sqlstate, const std::string& message)
-      : std::runtime_error(message), sqlstate_(std::move(sqlstate)) {}
+  PgError(std::string sqlstate, const std::string& message, std::string constraint = {})
+      : std::runtime_error(message),
+        sqlstate_(std::move(sqlstate)),
+        constraint_(std::move(constraint)) {}
   // Five characters; empty when the server never answered (connection lost).
   const std::string& sqlstate() const { return sqlstate_; }
   // The connection is gone or the server is going away: try again later.
@@ -35,9 +37,13 @@ class PgError : public std::runtime_error {
   // A serialization failure or deadlock: the transaction may simply be retried.
   bool retryable() const { return sqlstate_ == "40001" || sqlstate_ == "40P01"; }
   bool unique_violation() const { return sqlstate_ == "23505"; }
+  // A job's idempotency key was taken by a transaction that committed
+  // first: the transaction may be retried, and then replays that job.
+  bool key_taken() const { return unique_violation() && constraint_ == "jobs_idempotency"; }
 
  private:
   std::string sqlstate_;
+  std::string constraint_;  // the one violated, if any
 };
 
 // Parameter values for one statement, sent as text; nullopt is SQL NULL.

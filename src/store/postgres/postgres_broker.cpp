@@ -586,14 +586,13 @@ Result<std::vector<SubmitOutcome>> PostgresBroker::insert_jobs(
     out[i].job = JobView{std::move(r), s.payload_json, {}};
   }
   if (!rows.empty()) {
-    // Run, not deferred: its count decides whether to commit.
+    // Another submit may take a key since we looked: the INSERT then fails
+    // (key_taken()), and the transaction goes again, to replay it.
     // A lone job as one row: no arrays for PostgreSQL to parse and unnest.
-    const auto inserted = rows.size() == 1
-                              ? c.run("insert_job", kInsertJobSql, rows.front())
-                              : c.run("insert_jobs", kInsertJobsSql, PgParams::columns(rows));
-    if (inserted.affected() != static_cast<int>(rows.size())) {
-      // Another submit took a key since we looked: again, to replay it.
-      throw PgError("40001", "an idempotency key was taken meanwhile");
+    if (rows.size() == 1) {
+      c.defer("insert_job", kInsertJobSql, rows.front());
+    } else {
+      c.defer("insert_jobs", kInsertJobsSql, PgParams::columns(rows));
     }
   }
   std::vector<JobView*> views;
