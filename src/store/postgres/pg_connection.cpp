@@ -294,8 +294,9 @@ PgResult PgConnection::sync() {
   for (const Sent& s : sent_) {
     PgResult r = answer_of(deadline, s);
     if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+      // Lost, whatever failed before: connection_lost() drops it.
       sent_.clear();
-      throw failed ? *failed : broken(describe(s.name, s.preparing));
+      throw broken(describe(s.name, s.preparing));
     }
     if (!succeeded(r)) {
       if (s.preparing) std::erase(prepared_, s.name);
@@ -307,8 +308,12 @@ PgResult PgConnection::sync() {
   const PgResult end = next_result(deadline, Sent{"the pipeline's end", false});
   if (!end.raw() || PQresultStatus(end.raw()) != PGRES_PIPELINE_SYNC ||
       PQexitPipelineMode(conn_) != 1) {
+    // Out of step with the server: given up, as after a timeout.
+    const PgError lost = broken("ending the pipeline");
+    PQfinish(conn_);
+    conn_ = nullptr;
     sent_.clear();
-    throw failed ? *failed : broken("ending the pipeline");
+    throw lost;
   }
   sent_.clear();
   if (failed) throw *failed;
