@@ -20,6 +20,7 @@
 #include "engine/waiting_on.hpp"
 #include "store/postgres/empty_queues.hpp"
 #include "store/postgres/ended_jobs.hpp"
+#include "store/postgres/job_rows.hpp"
 #include "store/postgres/op_groups.hpp"
 #include "store/postgres/pg_pool.hpp"
 #include "store/postgres/postgres_broker.hpp"
@@ -370,7 +371,7 @@ Result<T> PostgresBroker::run_transaction(PgSession& session, const Body<T>& bod
       return commit_on(session.connection(), body);
     } catch (const PgError& e) {
       if (e.connection_lost()) session.drop();
-      if ((e.retryable() || e.key_taken()) && tries < kTransactionTries) continue;
+      if ((e.retryable() || key_taken(e)) && tries < kTransactionTries) continue;
       return failure(e);
     }
   }

@@ -16,10 +16,15 @@ inline constexpr int kJobColumnCount = 33;
 JobRecord read_job_row(const PgResult& rows, int row);
 
 // INSERT parameters: kJobColumns, then the payload. An idempotency key
-// taken fails the statement (PgError::key_taken()), so that it can go
-// without waiting for its answer (PgConnection::defer): no ON CONFLICT.
+// taken fails the statement (key_taken()), so that it can go without
+// waiting for its answer (PgConnection::defer): no ON CONFLICT.
 PgParams insert_job_params(const JobRecord& r, const std::string& payload_json);
 extern const char* const kInsertJobSql;
+// A job's idempotency key was taken by a transaction that committed first:
+// the transaction may be tried again, and then replays that job.
+inline bool key_taken(const PgError& e) {
+  return e.unique_violation() && e.constraint() == "jobs_idempotency";
+}
 
 // UPDATE parameters: the id, then every column a transition may change.
 PgParams update_job_params(const JobRecord& r);

@@ -320,25 +320,19 @@ PgResult PgConnection::sync() {
   return last;
 }
 
-// Alone, a statement goes as PQexec would send it; after deferred ones, it
-// ends their pipeline. libpq's PQsend* calls return 0 for a connection
-// given up (null), which broken() reports.
+// Without parameters and alone, a statement goes as PQexec sends it (it
+// may hold several, as a migration does); otherwise through the pipeline,
+// ending it. libpq's PQsend* calls return 0 for a connection given up
+// (null), which broken() reports.
 PgResult PgConnection::exec(const std::string& sql, const PgParams& params) {
-  if (!sent_.empty()) {
+  if (!sent_.empty() || params.size() > 0) {
+    enter_pipeline();
     send_unprepared(sql, params);
     return sync();
   }
   if (!conn_) throw broken("statement failed: the connection was given up");
   const Sent sent{nullptr, false};
-  int ok = 0;
-  if (params.size() == 0) {
-    ok = PQsendQuery(conn_, sql.c_str());  // may hold several statements
-  } else {
-    ParamPointers p(params);
-    ok = PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(p.values.size()), nullptr,
-                           p.values.data(), nullptr, nullptr, 0);
-  }
-  if (ok != 1) throw broken(describe(nullptr, false));
+  if (PQsendQuery(conn_, sql.c_str()) != 1) throw broken(describe(nullptr, false));
   PgResult r = answer_of(answer_deadline(), sent);
   if (!succeeded(r)) throw error_of(r, describe(nullptr, false));
   return r;

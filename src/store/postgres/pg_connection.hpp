@@ -37,13 +37,12 @@ class PgError : public std::runtime_error {
   // A serialization failure or deadlock: the transaction may simply be retried.
   bool retryable() const { return sqlstate_ == "40001" || sqlstate_ == "40P01"; }
   bool unique_violation() const { return sqlstate_ == "23505"; }
-  // A job's idempotency key was taken by a transaction that committed
-  // first: the transaction may be retried, and then replays that job.
-  bool key_taken() const { return unique_violation() && constraint_ == "jobs_idempotency"; }
+  // The constraint a statement violated; empty if none.
+  const std::string& constraint() const { return constraint_; }
 
  private:
   std::string sqlstate_;
-  std::string constraint_;  // the one violated, if any
+  std::string constraint_;
 };
 
 // Parameter values for one statement, sent as text; nullopt is SQL NULL.
@@ -136,7 +135,7 @@ class PgConnection {
   // COMMIT then cost one round trip, not one each. A deferred statement's
   // failure is thrown by that next statement; those after it in between
   // were skipped. (So a write whose answer decides whether to commit, such
-  // as a count of rows inserted, is run(), not deferred: COMMIT may be the
+  // as a count of rows changed, is run(), not deferred: COMMIT may be the
   // next statement.)
   //
   // Only for statements with small answers: the connection blocks while

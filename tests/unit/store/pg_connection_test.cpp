@@ -55,6 +55,7 @@ TEST_F(PostgresConnection, ADeferredFailureIsThrownByTheNextStatementAndRolledBa
       FAIL() << "the duplicate key was not reported";
     } catch (const PgError& e) {
       EXPECT_TRUE(e.unique_violation()) << e.what();
+      EXPECT_EQ(e.constraint(), "t_pkey");
       EXPECT_NE(std::string(e.what()).find("insert_n failed"), std::string::npos) << e.what();
     }
     EXPECT_TRUE(c_->in_transaction());  // failed, still open: the destructor ends it
