@@ -21,6 +21,8 @@
 #include "store/postgres/empty_queues.hpp"
 #include "store/postgres/ended_jobs.hpp"
 #include "store/postgres/job_rows.hpp"
+#include "store/postgres/known_queues.hpp"
+#include "store/postgres/leased_rows.hpp"
 #include "store/postgres/op_groups.hpp"
 #include "store/postgres/pg_pool.hpp"
 #include "store/postgres/postgres_broker.hpp"
@@ -29,8 +31,9 @@
 namespace errand::postgres::detail {
 
 // How many times a transaction PostgreSQL aborted for a serialization
-// failure or deadlock (or a submit that lost a race for an idempotency key)
-// is tried before the caller is told.
+// failure or deadlock (or a submit that lost a race for an idempotency key,
+// or what a submit or an ack went by changed: admit, ack_jobs) is tried
+// before the caller is told.
 inline constexpr int kTransactionTries = 4;
 
 // Group commit (op_groups.hpp): how many transactions of one kind run at a
@@ -44,6 +47,11 @@ inline constexpr std::size_t kMaxAckGroup = 1000;
 inline constexpr std::size_t kKnownUnfinished = 100'000;
 inline constexpr std::size_t kKnownEnded = 10'000;
 inline constexpr std::size_t kKnownEndedBytes = 8 << 20;
+// How many leased rows it remembers (leased_rows.hpp), and their bytes.
+inline constexpr std::size_t kKnownLeased = 50'000;
+inline constexpr std::size_t kKnownLeasedBytes = 32 << 20;
+// How many queues' settings it remembers (known_queues.hpp).
+inline constexpr std::size_t kKnownQueues = 10'000;
 
 // What one transaction changed besides job rows: its timeline events (written
 // before COMMIT), and what to tell this instance once it committed (other
@@ -73,6 +81,13 @@ class PgChange final : public JobChanges {
   // f.timeline_seq), and a change of its row.
   void flow_event(FlowRecord& f, Millis at, std::string_view type, std::string_view fields = {});
   void touched_flow(const JobId& id) { touched_flows_.push_back(id); }
+  // A job this change leases, as it writes the row, for LeasedRows once
+  // committed.
+  void leased(const JobRecord& r, const std::string& payload_json) {
+    leased_.push_back(LeasedRows::Row{r, payload_json, {}});
+    leased_.back().record.payload_hash = 0;  // not a column: as a read gives it
+  }
+  std::vector<LeasedRows::Row>& leased_rows() { return leased_; }
   // A job's view as this change ends it, put in EndedJobs (its token).
   void ended(const JobId& id, std::uint64_t token) { ended_puts_.emplace_back(id, token); }
   // The jobs of flows that moved to a terminal state in this change, as they
@@ -110,6 +125,7 @@ class PgChange final : public JobChanges {
   std::vector<JobId> touched_jobs_;
   std::vector<JobId> touched_flows_;
   std::vector<std::pair<JobId, std::uint64_t>> ended_puts_;
+  std::vector<LeasedRows::Row> leased_;
   std::vector<std::pair<std::string, std::size_t>> ready_;
   std::optional<Millis> earliest_timer_;
   bool wrote_ = false;
@@ -239,6 +255,14 @@ class PostgresBroker final : public Broker {
                                          const std::map<std::string, std::int64_t>& adding);
   std::vector<Result<JobState>> ack_jobs(PgConnection& c, PgChange& change,
                                          const std::vector<PendingAck>& group);
+  // The rows of an ack group's jobs as their leases here left them
+  // (leased_rows.hpp), taken, if each is known and running under its ack's
+  // lease; otherwise none.
+  std::vector<LeasedRows::Row> known_leased(const std::vector<PendingAck>& group);
+  // An ack group's jobs read and locked, with the payloads of those someone
+  // here waits on.
+  void lock_acked(PgConnection& c, const std::vector<PendingAck>& group,
+                  std::map<JobId, JobRecord>& jobs, std::map<JobId, std::string>& payloads);
   std::vector<TimelineEvent> read_timeline(PgConnection& c, const JobId& id,
                                            std::uint32_t after_seq);
   Result<std::vector<QueueStats>> read_queues(PgConnection& c, const std::string* only);
@@ -318,6 +342,8 @@ class PostgresBroker final : public Broker {
   WaiterRegistry waiters_;
   UnfinishedJobs unfinished_{kKnownUnfinished};
   EndedJobs ended_{kKnownEnded, kKnownEndedBytes};
+  LeasedRows leased_{kKnownLeased, kKnownLeasedBytes};
+  KnownQueues known_queues_{kKnownQueues};
   WorkerActivity activity_;
   std::atomic<bool> healthy_{true};
   std::atomic<bool> stopping_{false};
@@ -352,8 +378,17 @@ Result<T> PostgresBroker::commit_on(PgConnection& c, const Body<T>& body) {
   // The flows of the jobs it ended move in this transaction (pg_flows.cpp).
   if (!change.flow_step_ends().empty()) advance_flows(c, change);
   change.write(c, instance_);
+  // The rows it leases are the version its transaction id wrote.
+  PgResult xid;
+  if (!change.leased_rows().empty()) {
+    c.defer("transaction_id", "SELECT pg_current_xact_id()::xid", {}, &xid);
+  }
   tx.commit();
   healthy_ = true;
+  for (auto& row : change.leased_rows()) {
+    row.xmin = std::string(xid.text(0, 0));
+    leased_.put(std::move(row));
+  }
   if (change.empty()) return out;  // a read, or a sweep that found nothing due
   const CommitStats stats{
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 1};
@@ -371,7 +406,11 @@ Result<T> PostgresBroker::run_transaction(PgSession& session, const Body<T>& bod
       return commit_on(session.connection(), body);
     } catch (const PgError& e) {
       if (e.connection_lost()) session.drop();
-      if ((e.retryable() || key_taken(e)) && tries < kTransactionTries) continue;
+      // Something not as read: the next try reads it (ack_jobs, admit).
+      if (changed_since_read(e)) known_queues_.clear();
+      if ((e.retryable() || key_taken(e) || changed_since_read(e)) && tries < kTransactionTries) {
+        continue;
+      }
       return failure(e);
     }
   }

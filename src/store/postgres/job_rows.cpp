@@ -83,7 +83,7 @@ std::vector<Column> insert_columns() {
   return c;
 }
 
-std::vector<Column> update_columns(bool with_result) {
+std::vector<Column> update_columns(bool with_result, bool as_read = false) {
   std::vector<Column> c = {{"id", "uuid"},
                            {"state", "text"},
                            {"attempt", "integer"},
@@ -93,6 +93,7 @@ std::vector<Column> update_columns(bool with_result) {
   c.insert(c.end(),
            {{"progress", "text"}, {"cancel_requested", "boolean"}, {"timeline_seq", "integer"}});
   if (with_result) c.push_back({"result", "text"});
+  if (as_read) c.push_back({"read_xmin", "xid"});
   return c;
 }
 
@@ -120,28 +121,39 @@ std::string insert_jobs_sql() {
          unnest_columns(columns);
 }
 
-std::string update_jobs_sql(bool with_result) {
-  const auto columns = update_columns(with_result);
+std::string update_jobs_sql(bool with_result, bool as_read = false) {
+  const auto columns = update_columns(with_result, as_read);
   std::string set;
-  for (std::size_t i = 1; i < columns.size(); ++i) {
+  for (std::size_t i = 1; i < columns.size() - (as_read ? 1 : 0); ++i) {
     if (i > 1) set += ", ";
     set += std::string(columns[i].name) + " = u." + columns[i].name;
   }
   // `j.id = ANY($1)` as well: the planner, which guesses 100 rows for an
   // unnest, otherwise may hash the ids and read the whole table.
-  return "UPDATE errand.jobs j SET " + set + " FROM " + unnest_columns(columns) +
-         " WHERE j.id = u.id AND j.id = ANY($1::uuid[])";
+  const std::string update = "UPDATE errand.jobs j SET " + set + " FROM " +
+                             unnest_columns(columns) +
+                             " WHERE j.id = u.id AND j.id = ANY($1::uuid[])";
+  if (!as_read) return update;
+  return "WITH written AS (" + update +
+         " AND j.xmin = u.read_xmin RETURNING 1) "
+         "SELECT errand.as_read(count(*) = cardinality($1::uuid[])) FROM written";
 }
 
 const std::string insert_jobs = insert_jobs_sql();
 const std::string update_jobs = update_jobs_sql(false);
 const std::string update_jobs_with_result = update_jobs_sql(true);
+const std::string update_jobs_as_read = update_jobs_sql(true, true);
+const std::string update_job_as_read = std::string("WITH written AS (") + kUpdateJobWithResultSql +
+                                       " AND xmin = $20::xid RETURNING 1) "
+                                       "SELECT errand.as_read(count(*) = 1) FROM written";
 
 }  // namespace
 
 const char* const kInsertJobsSql = insert_jobs.c_str();
 const char* const kUpdateJobsSql = update_jobs.c_str();
 const char* const kUpdateJobsWithResultSql = update_jobs_with_result.c_str();
+const char* const kUpdateJobAsReadSql = update_job_as_read.c_str();
+const char* const kUpdateJobsAsReadSql = update_jobs_as_read.c_str();
 
 namespace {
 

@@ -91,6 +91,7 @@ void PostgresBroker::on_notification(std::string_view payload) {
       const auto comma = std::min(rest.find(','), rest.size());
       if (const auto id = JobId::parse(rest.substr(0, comma))) {
         ended_.forget(*id);  // before its waiters wake (ended_jobs.hpp)
+        leased_.forget(*id);
         waiters_.notify_all(job_topic(*id));
       }
       rest.remove_prefix(std::min(comma + 1, rest.size()));
@@ -128,6 +129,7 @@ void PostgresBroker::on_remote_changes(std::string_view list) {
     const auto to = n >= 4 ? parse_job_state(fields[3]) : std::nullopt;
     if (!to || is_terminal(*to)) unfinished_.drop(*id);
     ended_.forget(*id);
+    leased_.forget(*id);
     waiters_.notify_all(job_topic(*id));
     if (!streamed || n < 5) continue;
     StateChange c;

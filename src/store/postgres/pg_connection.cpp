@@ -265,13 +265,13 @@ void PgConnection::send_prepare(const char* name, const char* sql) {
   sent_.push_back(Sent{name, true});
 }
 
-void PgConnection::send_prepared(const char* name, const PgParams& params) {
+void PgConnection::send_prepared(const char* name, const PgParams& params, PgResult* answer) {
   ParamPointers p(params);
   if (PQsendQueryPrepared(conn_, name, static_cast<int>(p.values.size()), p.values.data(), nullptr,
                           nullptr, 0) != 1) {
     throw broken(describe(name, false));
   }
-  sent_.push_back(Sent{name, false});
+  sent_.push_back(Sent{name, false, answer});
 }
 
 void PgConnection::send_unprepared(const std::string& sql, const PgParams& params) {
@@ -302,6 +302,8 @@ PgResult PgConnection::sync() {
       if (s.preparing) std::erase(prepared_, s.name);
       // Those after a failure were skipped (PGRES_PIPELINE_ABORTED).
       if (!failed) failed = error_of(r, describe(s.name, s.preparing));
+    } else if (s.answer) {
+      *s.answer = r;
     }
     last = std::move(r);
   }
@@ -345,10 +347,11 @@ PgResult PgConnection::run(const char* name, const char* sql, const PgParams& pa
   return sync();
 }
 
-void PgConnection::defer(const char* name, const char* sql, const PgParams& params) {
+void PgConnection::defer(const char* name, const char* sql, const PgParams& params,
+                         PgResult* answer) {
   enter_pipeline();
   send_prepare(name, sql);
-  send_prepared(name, params);
+  send_prepared(name, params, answer);
 }
 
 void PgConnection::defer_exec(const std::string& sql, const PgParams& params) {

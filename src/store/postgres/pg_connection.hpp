@@ -140,7 +140,12 @@ class PgConnection {
   //
   // Only for statements with small answers: the connection blocks while
   // it sends, so PostgreSQL must never wait for us to read.
-  void defer(const char* name, const char* sql, const PgParams& params = {});
+  //
+  // `answer`, when given, gets the statement's answer once it is read (it
+  // must outlive that): for a small answer that is wanted only after the
+  // COMMIT it goes with.
+  void defer(const char* name, const char* sql, const PgParams& params = {},
+             PgResult* answer = nullptr);
   // As exec(), deferred; one statement only.
   void defer_exec(const std::string& sql, const PgParams& params = {});
   // Inside a transaction block (open or failed).
@@ -156,10 +161,11 @@ class PgConnection {
   using Deadline = std::chrono::steady_clock::time_point;
   // A statement sent whose answer is not read yet. `name`: the prepared
   // statement (null: unprepared), `preparing`: its PREPARE; they name a
-  // failure.
+  // failure. `answer`: where the answer goes (defer()), if anywhere.
   struct Sent {
     const char* name;
     bool preparing;
+    PgResult* answer = nullptr;
   };
   static bool succeeded(const PgResult& r);
   PgError error_of(const PgResult& r, const std::string& what) const;
@@ -173,7 +179,7 @@ class PgConnection {
   PgResult answer_of(Deadline deadline, const Sent& sent);
   // Sends `name`'s PREPARE unless this connection has it or sent it.
   void send_prepare(const char* name, const char* sql);
-  void send_prepared(const char* name, const PgParams& params);
+  void send_prepared(const char* name, const PgParams& params, PgResult* answer = nullptr);
   void send_unprepared(const std::string& sql, const PgParams& params);
   void enter_pipeline();
   // Ends the pipeline: the answers of everything sent, the last one's

@@ -243,11 +243,13 @@ std::optional<JobRecord> PostgresBroker::lock_job(PgConnection& c, const JobId& 
 
 void PostgresBroker::remove_job(PgConnection& c, const JobRecord& r, Millis now, PgChange& change) {
   change.removed(r, now);
+  leased_.forget(r.id);
   c.defer("delete_job", "DELETE FROM errand.jobs WHERE id = $1", id_param(r.id));
   c.defer("delete_timeline", "DELETE FROM errand.timeline WHERE owner = $1", id_param(r.id));
 }
 
 void PostgresBroker::save_job(PgConnection& c, const JobRecord& r, const std::string* result) {
+  leased_.forget(r.id);  // a new version of the row (leased_rows.hpp)
   if (!result) {
     c.defer("update_job", kUpdateJobSql, update_job_params(r));
     return;
@@ -261,6 +263,7 @@ void PostgresBroker::save_jobs(PgConnection& c, const std::vector<const JobRecor
   if (jobs.empty()) return;
   std::vector<PgParams> rows;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
+    leased_.forget(jobs[i]->id);
     rows.push_back(update_job_params(*jobs[i]));
     if (results) rows.back().text(*(*results)[i]);
   }
@@ -459,6 +462,7 @@ void PostgresBroker::hand_off(JobRecord& r, const std::string& payload,
     lease_job(r, h.spec.worker, new_lease_token(), h.spec.lease_ms.value_or(r.lease_ms),
               now_millis(), change);
     change.taken(r.queue);
+    change.leased(r, payload);
     h.jobs.push_back(JobView{r, payload, {}});
     return;
   }
@@ -468,14 +472,34 @@ Result<std::vector<std::string>> PostgresBroker::admit(
     PgConnection& c, const std::map<std::string, std::int64_t>& adding) {
   std::vector<std::string> names;
   for (const auto& [name, n] : adding) names.push_back(name);
+  // Queues whose settings this server knows, without a limit: checked in
+  // this transaction instead of read before it (known_queues.hpp).
+  std::vector<std::string> paused;
+  std::vector<std::pair<std::string, bool>> assumed;
+  for (const auto& name : names) {
+    const auto known = known_queues_.get(name);
+    if (!known || known->max_queued > 0) break;
+    assumed.emplace_back(name, known->paused);
+  }
+  if (assumed.size() == names.size()) {
+    for (const auto& [name, is_paused] : assumed) {
+      c.defer("queue_as_read",
+              "SELECT errand.as_read(count(*) = 1) FROM errand.queues "
+              "WHERE name = $1 AND paused = $2 AND max_queued <= 0",
+              PgParams().text(name).boolean(is_paused));
+      if (is_paused) paused.push_back(name);
+    }
+    return paused;
+  }
   const auto known = c.run(
       "queue_settings", "SELECT name, max_queued, paused FROM errand.queues WHERE name = ANY($1)",
       PgParams().text_array(names));
   std::map<std::string, std::int64_t, std::less<>> limits;
-  std::vector<std::string> paused;
   for (int i = 0; i < known.rows(); ++i) {
-    limits.emplace(known.text(i, 0), known.integer(i, 1));
-    if (known.boolean(i, 2)) paused.emplace_back(known.text(i, 0));
+    std::string name(known.text(i, 0));
+    known_queues_.put(name, {known.integer(i, 1), known.boolean(i, 2)});
+    if (known.boolean(i, 2)) paused.push_back(name);
+    limits.emplace(std::move(name), known.integer(i, 1));
   }
   std::vector<std::string> unknown;
   for (const auto& name : names) {
@@ -635,6 +659,7 @@ std::vector<JobView> PostgresBroker::take_ready(PgConnection& c, const LeaseSpec
         lease_job(r, spec.worker, new_lease_token(), spec.lease_ms.value_or(r.lease_ms), now,
                   change);
         leased.push_back(JobView{std::move(r), std::string(rows.text(i, kJobColumnCount)), {}});
+        change.leased(leased.back().record, leased.back().payload_json);
       }
       // Written before the next claim, which would find them again.
       std::vector<const JobRecord*> taken;
@@ -799,33 +824,36 @@ void PostgresBroker::run_acks(PgSession& session) {
   }
 }
 
+std::vector<LeasedRows::Row> PostgresBroker::known_leased(const std::vector<PendingAck>& group) {
+  std::vector<LeasedRows::Row> rows;
+  for (const auto& a : group) {
+    const auto same = [&a](const LeasedRows::Row& r) { return r.record.id == a.spec.id; };
+    if (std::any_of(rows.begin(), rows.end(), same)) continue;  // acked twice in the group
+    auto row = leased_.take(a.spec.id);
+    if (!row || row->record.state != JobState::kRunning ||
+        row->record.lease_token != a.spec.lease) {
+      return {};
+    }
+    rows.push_back(std::move(*row));
+  }
+  return rows;
+}
+
 std::vector<Result<JobState>> PostgresBroker::ack_jobs(PgConnection& c, PgChange& change,
                                                        const std::vector<PendingAck>& group) {
-  // The payload too of the jobs someone here waits on: their views as the
-  // ack leaves them answer the waiters (ended_jobs.hpp).
-  static const std::string lock_one = std::string("SELECT ") + kJobColumns +
-                                      ", CASE WHEN $2 THEN payload END FROM errand.jobs "
-                                      "WHERE id = $1 FOR UPDATE";
-  static const std::string lock_many = std::string("SELECT ") + kJobColumns +
-                                       ", CASE WHEN id = ANY($2::uuid[]) THEN payload END "
-                                       "FROM errand.jobs WHERE id = ANY($1::uuid[]) "
-                                       "ORDER BY id FOR UPDATE";
-  std::vector<std::string> ids, waited;
-  for (const auto& a : group) {
-    ids.push_back(a.spec.id.to_string());
-    if (waiters_.has_waiters(job_topic(a.spec.id))) waited.push_back(ids.back());
-  }
-  const auto rows = group.size() == 1
-                        ? c.run("lock_acked_job", lock_one.c_str(),
-                                PgParams().text(ids[0]).boolean(!waited.empty()))
-                        : c.exec(lock_many, PgParams().text_array(ids).text_array(waited));
   std::map<JobId, JobRecord> jobs;
-  std::map<JobId, std::string> payloads;
-  for (int i = 0; i < rows.rows(); ++i) {
-    JobRecord r = read_job_row(rows, i);
-    if (!rows.is_null(i, kJobColumnCount)) payloads.emplace(r.id, rows.text(i, kJobColumnCount));
-    jobs.emplace(r.id, std::move(r));
+  std::map<JobId, std::string> payloads;  // of the jobs someone here waits on
+  // Acks of jobs leased here write on the rows their leases left, without
+  // reading them; a row changed since fails the transaction, and the next
+  // try reads (leased_rows.hpp).
+  std::map<JobId, std::string> read_as;
+  for (auto& row : known_leased(group)) {
+    const JobId id = row.record.id;
+    if (waiters_.has_waiters(job_topic(id))) payloads.emplace(id, std::move(row.payload_json));
+    read_as.emplace(id, std::move(row.xmin));
+    jobs.emplace(id, std::move(row.record));
   }
+  if (jobs.empty()) lock_acked(c, group, jobs, payloads);
   std::vector<Result<JobState>> answers;
   std::map<JobId, const std::string*> results;  // the jobs acked, with their results
   const Millis now = now_millis();
@@ -856,8 +884,49 @@ std::vector<Result<JobState>> PostgresBroker::ack_jobs(PgConnection& c, PgChange
     acked.push_back(&jobs.at(id));
     acked_results.push_back(result);
   }
-  save_jobs(c, acked, &acked_results);
+  if (read_as.empty()) {
+    save_jobs(c, acked, &acked_results);
+    return answers;
+  }
+  std::vector<PgParams> rows;
+  for (std::size_t i = 0; i < acked.size(); ++i) {
+    rows.push_back(
+        update_job_params(*acked[i]).text(*acked_results[i]).text(read_as.at(acked[i]->id)));
+  }
+  if (rows.size() == 1) {
+    c.defer("update_job_as_read", kUpdateJobAsReadSql, rows.front());
+  } else if (!rows.empty()) {
+    c.defer_exec(kUpdateJobsAsReadSql, PgParams::columns(rows));
+  }
   return answers;
+}
+
+void PostgresBroker::lock_acked(PgConnection& c, const std::vector<PendingAck>& group,
+                                std::map<JobId, JobRecord>& jobs,
+                                std::map<JobId, std::string>& payloads) {
+  // The payload too of the jobs someone here waits on: their views as the
+  // ack leaves them answer the waiters (ended_jobs.hpp).
+  static const std::string lock_one = std::string("SELECT ") + kJobColumns +
+                                      ", CASE WHEN $2 THEN payload END FROM errand.jobs "
+                                      "WHERE id = $1 FOR UPDATE";
+  static const std::string lock_many = std::string("SELECT ") + kJobColumns +
+                                       ", CASE WHEN id = ANY($2::uuid[]) THEN payload END "
+                                       "FROM errand.jobs WHERE id = ANY($1::uuid[]) "
+                                       "ORDER BY id FOR UPDATE";
+  std::vector<std::string> ids, waited;
+  for (const auto& a : group) {
+    ids.push_back(a.spec.id.to_string());
+    if (waiters_.has_waiters(job_topic(a.spec.id))) waited.push_back(ids.back());
+  }
+  const auto rows = group.size() == 1
+                        ? c.run("lock_acked_job", lock_one.c_str(),
+                                PgParams().text(ids[0]).boolean(!waited.empty()))
+                        : c.exec(lock_many, PgParams().text_array(ids).text_array(waited));
+  for (int i = 0; i < rows.rows(); ++i) {
+    JobRecord r = read_job_row(rows, i);
+    if (!rows.is_null(i, kJobColumnCount)) payloads.emplace(r.id, rows.text(i, kJobColumnCount));
+    jobs.emplace(r.id, std::move(r));
+  }
 }
 
 void PostgresBroker::fail(FailSpec spec, Callback<FailOutcome> done) {
@@ -926,6 +995,7 @@ void PostgresBroker::set_paused(std::string name, bool paused, Callback<QueueSta
   transact<QueueStats>(std::move(done),
                        [this, name = std::move(name), paused](
                            PgConnection& c, PgChange& change) -> Result<QueueStats> {
+                         known_queues_.forget(name);  // spares the next submit a try
                          c.run("set_paused",
                                "INSERT INTO errand.queues (name, paused) VALUES ($1, $2) "
                                "ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused",
@@ -946,6 +1016,7 @@ void PostgresBroker::configure_queue(std::string name, QueueSettingsChange chang
       [this, name = std::move(name), change](PgConnection& c,
                                              PgChange& written) -> Result<QueueStats> {
         written.wrote();
+        known_queues_.forget(name);  // spares the next submit a try
         PgParams p;
         p.text(name);
         if (change.max_queued) {

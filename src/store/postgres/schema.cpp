@@ -557,6 +557,21 @@ END $$;
 )sql";
 constexpr int kEnqueueCountsVersion = 7;
 
+// A write a server makes on a row as it read it before, without reading it
+// again (PostgresBroker::ack_jobs, on the rows a lease here left): the
+// statement passes whether every row it meant to write was still so, and
+// this fails the transaction if one was not. The server then goes again,
+// reading (changed_since_read(), job_rows.hpp).
+constexpr const char* kAsRead = R"sql(
+CREATE FUNCTION errand.as_read(held boolean) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT held THEN
+    RAISE EXCEPTION 'a row changed since this errand server read it' USING ERRCODE = 'ER001';
+  END IF;
+  RETURN true;
+END $$;
+)sql";
+
 void replace_all(std::string& text, std::string_view what, std::string_view with) {
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + with.size())) {
     text.replace(at, what.size(), with);
@@ -580,7 +595,8 @@ std::string make_job_sql() {
 }
 
 constexpr std::array kMigrations = {
-    kV1, kV2, kStatementTriggers, kFlows, kWorkerActivity, kCountsByErrand, kEnqueueCounts};
+    kV1,    kV2, kStatementTriggers, kFlows, kWorkerActivity, kCountsByErrand, kEnqueueCounts,
+    kAsRead};
 
 }  // namespace
 

@@ -384,7 +384,7 @@ class BrokerTest : public ::testing::TestWithParam<BrokerBackend> {
         "it is " + std::string(to_string(state)));
   }
 
- private:
+ protected:  // a backend's own tests may open a second broker on the store
   std::unique_ptr<BrokerStore> store_;
   std::unique_ptr<Broker> broker_;
 };

@@ -44,6 +44,29 @@ TEST_F(PostgresConnection, DeferredStatementsRunInOrderBeforeTheNextOne) {
   EXPECT_EQ(rows(), 3);
 }
 
+TEST_F(PostgresConnection, ADeferredStatementsAnswerArrivesWithTheNextOne) {
+  PgResult before, after, skipped;
+  {
+    PgTransaction tx(*c_);
+    insert(7);
+    c_->defer("count_before", "SELECT count(*) FROM t", {}, &before);
+    EXPECT_EQ(before.rows(), 0);  // not read yet
+    tx.commit();
+    EXPECT_EQ(before.integer(0, 0), 1);
+  }
+  {
+    // One failed: its answer and the skipped ones' stay unset.
+    PgTransaction tx(*c_);
+    c_->defer("count_after", "SELECT count(*) FROM t", {}, &after);
+    insert(7);
+    c_->defer("count_skipped", "SELECT count(*) FROM t", {}, &skipped);
+    EXPECT_THROW(tx.commit(), PgError);
+  }
+  EXPECT_EQ(after.integer(0, 0), 1);
+  EXPECT_EQ(skipped.rows(), 0);
+  EXPECT_EQ(rows(), 1);
+}
+
 TEST_F(PostgresConnection, ADeferredFailureIsThrownByTheNextStatementAndRolledBack) {
   {
     PgTransaction tx(*c_);

@@ -1,11 +1,13 @@
 // What the PostgreSQL store knows without asking PostgreSQL: which jobs are
 // unfinished (waiters skip their reads), how the jobs it just ended look
 // (waiters answer without a read), and which queues have nothing ready (a
-// long poll parks without a claim). Pure, no database.
+// long poll parks without a claim), and the rows of the jobs it leased
+// (their acks write without reading them first). Pure, no database.
 #include <gtest/gtest.h>
 
 #include "store/postgres/empty_queues.hpp"
 #include "store/postgres/ended_jobs.hpp"
+#include "store/postgres/leased_rows.hpp"
 #include "store/postgres/unfinished_jobs.hpp"
 
 namespace errand::postgres {
@@ -124,6 +126,70 @@ TEST(EndedJobs, PastItsByteBudgetTheOldestAreForgottenAndAHugeViewIsNotKept) {
   huge.payload_json = std::string(5000, 'x');
   ended.show(id_of(4), ended.put(std::move(huge)));
   EXPECT_FALSE(ended.get(id_of(4)));
+}
+
+LeasedRows::Row leased_row(int n, std::size_t payload_bytes = 2) {
+  LeasedRows::Row row;
+  row.record.id = id_of(n);
+  row.record.state = JobState::kRunning;
+  row.payload_json = std::string(payload_bytes, '1');
+  row.xmin = std::to_string(1000 + n);
+  return row;
+}
+
+TEST(LeasedRows, ARowIsTakenOnceAndAForgottenOneIsGone) {
+  LeasedRows rows(10, 1 << 20);
+  rows.put(leased_row(1));
+  rows.put(leased_row(2));
+  rows.forget(id_of(2));
+  const auto one = rows.take(id_of(1));
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->xmin, "1001");
+  EXPECT_EQ(one->payload_json, "11");
+  EXPECT_FALSE(rows.take(id_of(1)));
+  EXPECT_FALSE(rows.take(id_of(2)));
+  EXPECT_EQ(rows.size(), 0u);
+}
+
+TEST(LeasedRows, APutReplacesTheRowOfThatJob) {
+  LeasedRows rows(10, 1 << 20);
+  rows.put(leased_row(1));
+  auto again = leased_row(1);
+  again.xmin = "2000";
+  rows.put(std::move(again));
+  EXPECT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows.take(id_of(1))->xmin, "2000");
+}
+
+TEST(LeasedRows, PastItsCapacityTheOldestGoButNotOneTakenAndPutAgain) {
+  LeasedRows rows(2, 1 << 20);
+  rows.put(leased_row(1));
+  rows.put(leased_row(2));
+  rows.put(leased_row(1));  // younger now than 2
+  rows.put(leased_row(3));
+  EXPECT_FALSE(rows.take(id_of(2)));
+  EXPECT_TRUE(rows.take(id_of(1)));
+  EXPECT_TRUE(rows.take(id_of(3)));
+}
+
+TEST(LeasedRows, ManyPutsAndTakesKeepItsBookkeepingBounded) {
+  LeasedRows rows(3, 1 << 20);
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 1; i <= 3; ++i) rows.put(leased_row(i));
+    for (int i = 1; i <= 3; ++i) ASSERT_TRUE(rows.take(id_of(i))) << round << " " << i;
+  }
+  for (int i = 1; i <= 3; ++i) rows.put(leased_row(i));
+  EXPECT_EQ(rows.size(), 3u);  // none forgotten for places of rows long taken
+}
+
+TEST(LeasedRows, PastItsByteBudgetTheOldestGoAndAHugePayloadIsNotKept) {
+  LeasedRows rows(100, 30'000);
+  for (int i = 1; i <= 4; ++i) rows.put(leased_row(i, 8'000));
+  EXPECT_FALSE(rows.take(id_of(1)));
+  EXPECT_TRUE(rows.take(id_of(4)));
+  rows.put(leased_row(5, 50'000));
+  EXPECT_FALSE(rows.take(id_of(5)));
+  EXPECT_TRUE(rows.take(id_of(2)));  // not pushed out by it
 }
 
 const std::vector<std::string> kA{"a"};
