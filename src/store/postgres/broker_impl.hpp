@@ -386,6 +386,7 @@ Result<T> PostgresBroker::commit_on(PgConnection& c, const Body<T>& body) {
   tx.commit();
   healthy_ = true;
   for (auto& row : change.leased_rows()) {
+    if (xid.rows() != 1) break;
     row.xmin = std::string(xid.text(0, 0));
     leased_.put(std::move(row));
   }
