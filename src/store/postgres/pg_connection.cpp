@@ -174,6 +174,18 @@ PgConnection::~PgConnection() {
 
 bool PgConnection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
 
+bool PgConnection::alive() {
+  if (!ok()) return false;
+  if (!sent_.empty()) return true;  // answers to read: none are lost here
+  // The server's last words, then the end of the stream: the status goes
+  // bad. (A few reads at most: the server sends nothing else unasked.)
+  for (int reads = 0; reads < 4 && ok(); ++reads) {
+    pollfd fd{PQsocket(conn_), POLLIN, 0};
+    if (::poll(&fd, 1, 0) <= 0 || PQconsumeInput(conn_) != 1) break;
+  }
+  return ok();
+}
+
 PgError PgConnection::error_of(const PgResult& r, const std::string& what) const {
   const char* state = r.raw() ? PQresultErrorField(r.raw(), PG_DIAG_SQLSTATE) : nullptr;
   const char* constraint = r.raw() ? PQresultErrorField(r.raw(), PG_DIAG_CONSTRAINT_NAME) : nullptr;

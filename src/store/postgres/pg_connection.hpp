@@ -121,6 +121,11 @@ class PgConnection {
   PgConnection& operator=(const PgConnection&) = delete;
 
   bool ok() const;
+  // ok(), and not closed by the server while idle (PostgreSQL restarted,
+  // or ended this session): reads whatever the server sent, without
+  // waiting. A connection left idle through an outage fails its next
+  // statement otherwise.
+  bool alive();
   // Unprepared: planned for these very values each time. Statements that
   // find rows by `= ANY($1)` go this way. A prepared one keeps the plan it
   // chose while the table was small, a scan of the whole table, and runs it

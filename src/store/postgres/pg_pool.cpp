@@ -12,7 +12,7 @@ std::unique_ptr<PgConnection> connect(const PgSessionSetup& setup) {
 }
 
 PgConnection& PgSession::connection() {
-  if (conn_ && !conn_->ok()) conn_.reset();
+  if (conn_ && !conn_->alive()) conn_.reset();
   if (!conn_) conn_ = connect(setup_);
   return *conn_;
 }
@@ -22,11 +22,15 @@ PgPool::PgPool(PgSessionSetup setup, int threads) : setup_(std::move(setup)) {
 }
 
 void PgPool::post(Task task) {
-  {
-    std::lock_guard lock(mutex_);
-    tasks_.push_back(std::move(task));
+  std::lock_guard lock(mutex_);
+  if (idle_.empty()) {
+    tasks_.push_back(std::move(task));  // the first thread done takes it
+    return;
   }
-  wake_.notify_one();
+  Idle* next = idle_.back();
+  idle_.pop_back();
+  next->task = std::move(task);
+  next->wake.notify_one();
 }
 
 void PgPool::stop() {
@@ -34,8 +38,9 @@ void PgPool::stop() {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
+    for (Idle* idle : idle_) idle->wake.notify_one();
+    idle_.clear();
   }
-  wake_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
@@ -46,14 +51,23 @@ void PgPool::run() {
   } catch (const PgError&) {
     // The first task tries again, and answers its caller if it cannot.
   }
+  Idle me;
   for (;;) {
     Task task;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-      if (tasks_.empty()) return;  // stopping, and nothing left to run
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
+      if (!tasks_.empty()) {
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      } else if (stopping_) {
+        return;  // nothing left to run
+      } else {
+        idle_.push_back(&me);
+        me.wake.wait(lock, [this, &me] { return me.task || stopping_; });
+        if (!me.task) continue;  // stopping: runs what is left, if anything
+        task = std::move(me.task);
+        me.task = nullptr;
+      }
     }
     task(session);
   }

@@ -54,13 +54,21 @@ class PgPool {
   void stop();
 
  private:
+  // A thread waiting for a task: post() hands it one, so that no other
+  // thread takes it meanwhile (and this one were woken for nothing).
+  struct Idle {
+    std::condition_variable wake;
+    Task task;  // GUARDED_BY(mutex_)
+  };
   void run();
 
   const PgSessionSetup setup_;
   std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Task> tasks_;  // GUARDED_BY(mutex_)
-  bool stopping_ = false;   // GUARDED_BY(mutex_)
+  std::deque<Task> tasks_;  // GUARDED_BY(mutex_), for the busy ones when none is idle
+  // The last to go idle is woken first: under a light load the same few
+  // threads and PostgreSQL backends do all the work, with warm caches.
+  std::vector<Idle*> idle_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;    // GUARDED_BY(mutex_)
   std::vector<std::thread> threads_;
 };
 

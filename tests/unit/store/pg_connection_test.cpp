@@ -125,6 +125,18 @@ TEST_F(PostgresConnection, AStatementWhosePrepareFailedIsPreparedAgain) {
   EXPECT_EQ(c_->run("count_later", "SELECT count(*) FROM later").integer(0, 0), 1);
 }
 
+TEST_F(PostgresConnection, OneTheServerEndedWhileIdleIsNotAlive) {
+  EXPECT_TRUE(c_->alive());
+  const auto pid = c_->run("my_pid", "SELECT pg_backend_pid()").integer(0, 0);
+  PgConnection admin(std::getenv("ERRAND_TEST_POSTGRES"));
+  // Waits (up to 10 s) until that backend is gone.
+  const auto ended =
+      admin.exec("SELECT pg_terminate_backend($1::integer, 10000)", PgParams().integer(pid));
+  ASSERT_TRUE(ended.boolean(0, 0));
+  EXPECT_FALSE(c_->alive());
+  EXPECT_FALSE(c_->ok());
+}
+
 TEST_F(PostgresConnection, ExecAloneStillTakesSeveralStatements) {
   c_->exec("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)");
   EXPECT_EQ(rows(), 2);
