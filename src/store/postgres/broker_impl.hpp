@@ -211,8 +211,16 @@ class PostgresBroker final : public Broker {
   // each job's result.
   void save_jobs(PgConnection& c, const std::vector<const JobRecord*>& jobs,
                  const std::vector<const std::string*>* results = nullptr);
-  // The running job `id` locked, if `token` is its lease (fencing).
-  Result<JobRecord> leased_job(PgConnection& c, const JobId& id, const std::string& token);
+  // The running job `id` locked, if `token` is its lease (fencing). Or, when
+  // its lease was made here (leased_rows.hpp), as that lease left it,
+  // unread: `known` then holds what this server knew, and save_leased()
+  // writes only if the row is still so.
+  Result<JobRecord> leased_job(PgConnection& c, const JobId& id, const std::string& token,
+                               std::optional<LeasedRows::Row>& known);
+  // Writes a job leased_job() gave: checked against what was known, and
+  // known again after the commit while it runs (a heartbeat).
+  void save_leased(PgConnection& c, const JobRecord& r, std::optional<LeasedRows::Row>& known,
+                   PgChange& change);
   Result<JobView> read_job(PgConnection& c, const JobId& id, bool explained);
   // Sets v.waiting_on; returns the facts it was told from.
   QueueFacts explain(PgConnection& c, JobView& v);

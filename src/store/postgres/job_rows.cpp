@@ -143,9 +143,13 @@ const std::string insert_jobs = insert_jobs_sql();
 const std::string update_jobs = update_jobs_sql(false);
 const std::string update_jobs_with_result = update_jobs_sql(true);
 const std::string update_jobs_as_read = update_jobs_sql(true, true);
-const std::string update_job_as_read = std::string("WITH written AS (") + kUpdateJobWithResultSql +
-                                       " AND xmin = $20::xid RETURNING 1) "
-                                       "SELECT errand.as_read(count(*) = 1) FROM written";
+std::string update_job_as_read_sql(const char* update, int xmin_param) {
+  return std::string("WITH written AS (") + update + " AND xmin = $" + std::to_string(xmin_param) +
+         "::xid RETURNING 1) SELECT errand.as_read(count(*) = 1) FROM written";
+}
+const std::string update_job_as_read = update_job_as_read_sql(kUpdateJobSql, 19);
+const std::string update_job_with_result_as_read =
+    update_job_as_read_sql(kUpdateJobWithResultSql, 20);
 
 }  // namespace
 
@@ -153,7 +157,8 @@ const char* const kInsertJobsSql = insert_jobs.c_str();
 const char* const kUpdateJobsSql = update_jobs.c_str();
 const char* const kUpdateJobsWithResultSql = update_jobs_with_result.c_str();
 const char* const kUpdateJobAsReadSql = update_job_as_read.c_str();
-const char* const kUpdateJobsAsReadSql = update_jobs_as_read.c_str();
+const char* const kUpdateJobWithResultAsReadSql = update_job_with_result_as_read.c_str();
+const char* const kUpdateJobsWithResultAsReadSql = update_jobs_as_read.c_str();
 
 namespace {
 

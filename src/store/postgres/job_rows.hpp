@@ -39,13 +39,14 @@ extern const char* const kInsertJobsSql;
 extern const char* const kUpdateJobsSql;
 extern const char* const kUpdateJobsWithResultSql;
 
-// The _with_result forms on rows as this server read them before, without
-// reading them again: each row is written only if it is still the version
-// that read saw (its xmin, the transaction that wrote it: $20 for one
-// job, the last column for many), and the statement fails otherwise
-// (changed_since_read()), as errand.as_read() does (schema.cpp).
+// The same on rows as this server read them before, without reading them
+// again: each row is written only if it is still the version that read
+// saw (its xmin, the transaction that wrote it: the last parameter for one
+// job, $19 or $20, the last column for many), and the statement fails
+// otherwise (changed_since_read()), as errand.as_read() does (schema.cpp).
 extern const char* const kUpdateJobAsReadSql;
-extern const char* const kUpdateJobsAsReadSql;
+extern const char* const kUpdateJobWithResultAsReadSql;
+extern const char* const kUpdateJobsWithResultAsReadSql;
 // A row was not as read: the transaction may be tried again, reading.
 inline bool changed_since_read(const PgError& e) { return e.sqlstate() == "ER001"; }
 

@@ -5,7 +5,7 @@
 // Only a hint, never trusted: the ack's UPDATE writes a row only if it is
 // still the version the lease wrote (its xmin, the id of the transaction
 // that wrote it), and fails the transaction otherwise, which then goes
-// again reading (job_rows.hpp, kUpdateJobAsReadSql). So an entry may be
+// again reading (job_rows.hpp, the _as_read statements). So an entry may be
 // stale; forgetting the rows this server writes and the changes it hears
 // of only spares a wasted try. An entry is used once (take()).
 //

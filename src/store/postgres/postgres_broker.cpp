@@ -272,11 +272,24 @@ void PostgresBroker::save_jobs(PgConnection& c, const std::vector<const JobRecor
 }
 
 Result<JobRecord> PostgresBroker::leased_job(PgConnection& c, const JobId& id,
-                                             const std::string& token) {
+                                             const std::string& token,
+                                             std::optional<LeasedRows::Row>& known) {
+  known = leased_.take(id);
+  if (known && known->record.state == JobState::kRunning && known->record.lease_token == token) {
+    return known->record;
+  }
+  known.reset();
   auto r = lock_job(c, id);
   if (!r) return job_not_found(id);
   if (r->state != JobState::kRunning || r->lease_token != token) return lease_lost(id);
   return std::move(*r);
+}
+
+void PostgresBroker::save_leased(PgConnection& c, const JobRecord& r,
+                                 std::optional<LeasedRows::Row>& known, PgChange& change) {
+  if (!known) return save_job(c, r);
+  c.defer("update_job_as_read", kUpdateJobAsReadSql, update_job_params(r).text(known->xmin));
+  if (r.state == JobState::kRunning) change.leased(r, known->payload_json);
 }
 
 Result<JobView> PostgresBroker::read_job(PgConnection& c, const JobId& id, bool explained) {
@@ -894,9 +907,9 @@ std::vector<Result<JobState>> PostgresBroker::ack_jobs(PgConnection& c, PgChange
         update_job_params(*acked[i]).text(*acked_results[i]).text(read_as.at(acked[i]->id)));
   }
   if (rows.size() == 1) {
-    c.defer("update_job_as_read", kUpdateJobAsReadSql, rows.front());
+    c.defer("update_job_result_as_read", kUpdateJobWithResultAsReadSql, rows.front());
   } else if (!rows.empty()) {
-    c.defer_exec(kUpdateJobsAsReadSql, PgParams::columns(rows));
+    c.defer_exec(kUpdateJobsWithResultAsReadSql, PgParams::columns(rows));
   }
   return answers;
 }
@@ -933,11 +946,12 @@ void PostgresBroker::fail(FailSpec spec, Callback<FailOutcome> done) {
   transact<FailOutcome>(
       std::move(done),
       [this, spec = std::move(spec)](PgConnection& c, PgChange& change) -> Result<FailOutcome> {
-        auto r = leased_job(c, spec.id, spec.lease);
+        std::optional<LeasedRows::Row> known;
+        auto r = leased_job(c, spec.id, spec.lease, known);
         if (!r) return r.status();
         FailOutcome out = fail_attempt(*r, spec.error, spec.retry, spec.retry_in_ms, unit_random(),
                                        now_millis(), change);
-        save_job(c, *r);
+        save_leased(c, *r, known, change);
         return out;
       });
 }
@@ -946,11 +960,12 @@ void PostgresBroker::heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> do
   transact<HeartbeatOutcome>(std::move(done),
                              [this, spec = std::move(spec)](
                                  PgConnection& c, PgChange& change) -> Result<HeartbeatOutcome> {
-                               auto r = leased_job(c, spec.id, spec.lease);
+                               std::optional<LeasedRows::Row> known;
+                               auto r = leased_job(c, spec.id, spec.lease, known);
                                if (!r) return r.status();
                                HeartbeatOutcome out = heartbeat_job(
                                    *r, spec.lease_ms, spec.progress_json, now_millis(), change);
-                               save_job(c, *r);
+                               save_leased(c, *r, known, change);
                                return out;
                              });
 }

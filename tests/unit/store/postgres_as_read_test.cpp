@@ -126,6 +126,36 @@ TEST_P(PostgresTwoServers, AnAckIsFencedByTheLeaseItsJobHasNowNotTheOneItsLeaseL
   EXPECT_EQ(still.record.lease_token, "another");
 }
 
+TEST_P(PostgresTwoServers, AHeartbeatGoesByItsJobsRowAsItIsAndTheNextOnesToo) {
+  const JobId id = submit_ok(job("q")).record.id;
+  const JobView leased = lease_one("q");
+  behind_their_backs("UPDATE errand.jobs SET granted_lease_ms = 12345 WHERE id = $1", id);
+  // Without lease_ms a heartbeat renews for as long as the lease was granted.
+  const Millis before = now_millis();
+  const auto renewed = must(heartbeat(id, leased.record.lease_token), "heartbeat");
+  EXPECT_GE(renewed.lease_expires_at, before + 12345);
+  EXPECT_LE(renewed.lease_expires_at, now_millis() + 12345);
+  const std::string progress = R"({"percent":90,"message":null,"data":null})";
+  must(heartbeat(id, leased.record.lease_token, std::nullopt, progress), "second heartbeat");
+  EXPECT_EQ(must(ack(id, leased.record.lease_token), "ack"), JobState::kSucceeded);
+  const JobView done = elsewhere([&] { return get_ok(id); });
+  EXPECT_EQ(done.record.state, JobState::kSucceeded);
+  EXPECT_EQ(done.record.granted_lease_ms, 12345);
+  EXPECT_EQ(done.record.progress_json, progress);
+}
+
+TEST_P(PostgresTwoServers, AFailIsFencedByTheLeaseItsJobHasNowNotTheOneItsLeaseLeft) {
+  const JobId id = submit_ok(job("q")).record.id;
+  const JobView leased = lease_one("q");
+  behind_their_backs("UPDATE errand.jobs SET lease_token = 'another' WHERE id = $1", id);
+  const auto stale = fail(fail_spec(leased));
+  ASSERT_FALSE(stale.is_ok());
+  EXPECT_EQ(stale.status().code(), Code::kConflict) << describe(stale.status());
+  const JobView still = get_ok(id);
+  EXPECT_EQ(still.record.state, JobState::kRunning);
+  EXPECT_EQ(still.record.error, std::nullopt);
+}
+
 TEST_P(PostgresTwoServers, ASubmitAfterAPauseElsewhereIsNotHandedToAParkedLease) {
   // The first submit makes q; the second finds it, and this server now
   // knows q's settings.
