@@ -1,10 +1,11 @@
-// Jobs this server leased, as the lease's commit left their rows, so that
-// their ack writes without reading the row first (PostgresBroker::ack_jobs):
+// Jobs this server leased, as the lease's commit (or a heartbeat's since)
+// left their rows, so that their ack, heartbeat or failure report writes
+// without reading the row first (PostgresBroker::ack_jobs, leased_job):
 // one round trip to PostgreSQL instead of two.
 //
-// Only a hint, never trusted: the ack's UPDATE writes a row only if it is
-// still the version the lease wrote (its xmin, the id of the transaction
-// that wrote it), and fails the transaction otherwise, which then goes
+// Only a hint, never trusted: the UPDATE writes a row only if it is still
+// the version that commit wrote (its xmin, the id of the transaction that
+// wrote it), and fails the transaction otherwise, which then goes
 // again reading (job_rows.hpp, the _as_read statements). So an entry may be
 // stale; forgetting the rows this server writes and the changes it hears
 // of only spares a wasted try. An entry is used once (take()).
