@@ -18,6 +18,7 @@
 #include "engine/waiter_registry.hpp"
 #include "store/embedded/embedded_broker.hpp"
 #include "store/embedded/flow_book.hpp"
+#include "store/embedded/group_commit.hpp"
 #include "store/embedded/job_index.hpp"
 #include "store/embedded/record_codec.hpp"
 #include "store/embedded/store_db.hpp"
@@ -39,8 +40,25 @@ class Change final : public JobChanges {
     puts_.push_back({cf, std::move(key), std::move(value)});
   }
   void del(Cf cf, std::string key) { dels_.push_back({cf, std::move(key)}); }
-  void put_job(const JobRecord& r) { put(kJobs, std::string(r.id.raw()), encode_job(r)); }
-  void put_queue(const QueueState& q) { put(kQueues, q.name, encode_queue(q)); }
+  // A job put twice in one change (submitted and handed to a parked lease at
+  // once) is written once: the second replaces the first, a few puts back.
+  void put_job(const JobRecord& r) {
+    std::string key(r.id.raw());
+    const std::size_t window = std::min<std::size_t>(puts_.size(), 8);
+    for (auto it = puts_.rbegin(); it != puts_.rbegin() + static_cast<std::ptrdiff_t>(window);
+         ++it) {
+      if (it->cf == kJobs && it->key == key) return void(it->value = encode_job(r));
+    }
+    put(kJobs, std::move(key), encode_job(r));
+  }
+  // A queue's settings and totals: only its last value in a group commit is
+  // written (GroupCommitter::LastPut).
+  void put_queue(const QueueState& q) {
+    for (auto& p : queues_) {
+      if (p.first == q.name) return void(p.second = encode_queue(q));
+    }
+    queues_.emplace_back(q.name, encode_queue(q));
+  }
   void event(JobRecord& r, Millis at, std::string_view type,
              std::string_view fields = {}) override {
     TimelineEvent ev = next_event(r, at, type, fields);
@@ -100,12 +118,23 @@ class Change final : public JobChanges {
     return false;
   }
   bool made_any_ready() const { return !ready_.empty(); }
-  bool empty() const { return puts_.empty() && dels_.empty() && ranges_.empty(); }
+  bool empty() const {
+    return puts_.empty() && dels_.empty() && ranges_.empty() && queues_.empty();
+  }
 
   void fill(rocksdb::WriteBatch& wb, rocksdb::ColumnFamilyHandle* const* cfs) const {
     for (const auto& p : puts_) wb.Put(cfs[p.cf], p.key, p.value);
     for (const auto& d : dels_) wb.Delete(cfs[d.cf], d.key);
     for (const auto& r : ranges_) wb.DeleteRange(cfs[kTimeline], r.first, r.second);
+  }
+  // The queue records, for the group commit to write once a group. Moves
+  // them out: call once, when appending.
+  std::vector<GroupCommitter::LastPut> take_last_puts(rocksdb::ColumnFamilyHandle* const* cfs) {
+    std::vector<GroupCommitter::LastPut> last;
+    last.reserve(queues_.size());
+    for (auto& [name, value] : queues_) last.push_back({cfs[kQueues], name, std::move(value)});
+    queues_.clear();
+    return last;
   }
   void publish(WaiterRegistry& waiters, const ChangeFeed& feed) const {
     feed.publish(changes_);
@@ -124,6 +153,7 @@ class Change final : public JobChanges {
   };
   std::vector<Put> puts_;
   std::vector<Del> dels_;
+  std::vector<std::pair<std::string, std::string>> queues_;  // name, record
   std::vector<std::pair<std::string, std::string>> ranges_;
   std::vector<std::string> job_topics_;
   std::vector<std::pair<std::string, std::size_t>> ready_;

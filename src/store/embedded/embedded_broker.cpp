@@ -61,7 +61,8 @@ void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> th
                       // Workers first: their jobs are what callers wait for.
                       for (auto& g : *grants) deliver(g, written);
                       then(written);
-                    });
+                    },
+                    shared->take_last_puts(db_->handles()));
 }
 
 Result<JobRecord*> EmbeddedBroker::leased_job(const JobId& id, const std::string& token) {
@@ -693,8 +694,10 @@ using detail::EmbeddedBroker;
 using detail::kCfNames;
 
 Result<std::unique_ptr<Broker>> open_embedded_broker(const EmbeddedOptions& options) {
-  StoreDbOptions db_options{
-      options.data_dir, {std::begin(kCfNames), std::end(kCfNames)}, options.file_system};
+  StoreDbOptions db_options{options.data_dir,
+                            {std::begin(kCfNames), std::end(kCfNames)},
+                            options.file_system,
+                            {kCfNames[detail::kTimeline]}};
   auto db = StoreDb::open(std::move(db_options));
   if (!db) return db.status();
   auto broker = std::make_unique<EmbeddedBroker>(options, std::move(db).value());

@@ -1,5 +1,6 @@
 #include "store/embedded/group_commit.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace errand::embedded {
@@ -13,11 +14,22 @@ GroupCommitter::GroupCommitter(StoreDb& db, Durability durability, Observer obse
 
 GroupCommitter::~GroupCommitter() { stop(); }
 
-void GroupCommitter::append(const std::function<void(rocksdb::WriteBatch&)>& fill,
-                            Completion done) {
+void GroupCommitter::append(const std::function<void(rocksdb::WriteBatch&)>& fill, Completion done,
+                            std::vector<LastPut> last) {
   {
     std::lock_guard lock(mutex_);
     fill(open_);
+    for (auto& put : last) {
+      // Few keys a group (the queues it touched): a scan beats a map.
+      auto same = std::find_if(open_last_.begin(), open_last_.end(), [&](const LastPut& p) {
+        return p.cf == put.cf && p.key == put.key;
+      });
+      if (same == open_last_.end()) {
+        open_last_.push_back(std::move(put));
+      } else {
+        same->value = std::move(put.value);
+      }
+    }
     waiting_.push_back(std::move(done));
   }
   wake_.notify_one();
@@ -73,6 +85,7 @@ Status GroupCommitter::write_group(rocksdb::WriteBatch& batch, std::size_t chang
 
 void GroupCommitter::run() {
   rocksdb::WriteBatch batch;
+  std::vector<LastPut> last;
   std::vector<Completion> done;
   std::vector<Completion> after;
   for (;;) {
@@ -82,10 +95,13 @@ void GroupCommitter::run() {
       wake_.wait(lock, [&] { return !waiting_.empty() || stopping_; });
       if (waiting_.empty()) return;  // stopping, and nothing left to write
       std::swap(batch, open_);
+      std::swap(last, open_last_);
       std::swap(done, waiting_);
       std::swap(after_writing_, after_open_);  // after_writing_ was empty
       writing_ = true;
     }
+    for (const auto& put : last) batch.Put(put.cf, put.key, put.value);
+    last.clear();
     // While this write (and its fsync) runs, new requests fill open_: they
     // form the next group.
     const Status status = write_group(batch, done.size());

@@ -2,6 +2,9 @@
 // changes to the open WriteBatch; one writer thread writes the batch (with
 // sync under --durability fsync), then runs every request's completion.
 // Completions run in append order, after the write they belong to.
+// A value that every change rewrites (a queue's totals) can be appended as a
+// last put: of the last puts at one key in a group only the last is written,
+// so a group of a hundred submits to one queue writes its totals once.
 // An observer, when given, learns each group's write time and size (and
 // whether it failed) before its completions run.
 //
@@ -18,6 +21,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,13 +39,22 @@ class GroupCommitter {
 
   using Observer = std::function<void(const CommitStats&)>;
 
+  // A put of which only the group's last at its key is written (see above).
+  struct LastPut {
+    rocksdb::ColumnFamilyHandle* cf;
+    std::string key;
+    std::string value;
+  };
+
   // `observer` (may be empty) runs on the writer thread and must be quick.
   GroupCommitter(StoreDb& db, Durability durability, Observer observer = {});
   ~GroupCommitter();  // finishes every appended write
 
   // Runs `fill` on the open batch and queues `done` for when it is written.
-  // Changes appended by one thread in order are written in that order.
-  void append(const std::function<void(rocksdb::WriteBatch&)>& fill, Completion done);
+  // Changes appended by one thread in order are written in that order; the
+  // group's last puts are written after its batch.
+  void append(const std::function<void(rocksdb::WriteBatch&)>& fill, Completion done,
+              std::vector<LastPut> last = {});
   // Runs `done` once every change appended before this call is written (with
   // the status of the last group it waited for), after their completions,
   // without writing anything itself; at once, on this thread, with ok when
@@ -70,6 +83,7 @@ class GroupCommitter {
   std::condition_variable wake_;
   std::condition_variable idle_;
   rocksdb::WriteBatch open_;         // GUARDED_BY(mutex_)
+  std::vector<LastPut> open_last_;   // GUARDED_BY(mutex_): one per key
   std::vector<Completion> waiting_;  // GUARDED_BY(mutex_)
   // when_written() calls that wait for the open group, and for the one being
   // written. GUARDED_BY(mutex_)

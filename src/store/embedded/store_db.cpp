@@ -4,8 +4,10 @@
 #include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/wal_filter.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace errand::embedded {
@@ -93,7 +95,14 @@ rocksdb::Status StoreDb::open_db(bool read_only, rocksdb::WalFilter* wal_filter)
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (const auto& name : options_.column_families) {
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    rocksdb::ColumnFamilyOptions cf_options;
+    const auto& ranged = options_.with_range_deletes;
+    if (std::find(ranged.begin(), ranged.end(), name) == ranged.end()) {
+      // One hint for the whole family: an empty prefix.
+      cf_options.memtable_insert_with_hint_prefix_extractor.reset(
+          rocksdb::NewFixedPrefixTransform(0));
+    }
+    descriptors.emplace_back(name, cf_options);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -139,6 +148,15 @@ rocksdb::Status StoreDb::get(std::size_t cf, std::string_view key, std::string* 
   quiet_perf_counters();
   std::shared_lock gate(gate_);
   return db_ ? db_->Get({}, handles_[cf], key, value) : closed();
+}
+
+std::uint64_t StoreDb::entries_in_memory(std::size_t cf) {
+  std::shared_lock gate(gate_);
+  std::uint64_t active = 0, immutable = 0;
+  if (!db_) return 0;
+  db_->GetIntProperty(handles_[cf], rocksdb::DB::Properties::kNumEntriesActiveMemTable, &active);
+  db_->GetIntProperty(handles_[cf], rocksdb::DB::Properties::kNumEntriesImmMemTables, &immutable);
+  return active + immutable;
 }
 
 StoreDb::Cursor::Cursor(Cursor&& other) noexcept : db_(other.db_), it_(std::move(other.it_)) {

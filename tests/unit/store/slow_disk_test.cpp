@@ -221,5 +221,42 @@ TEST(GroupCommitterWhenWritten, RunsAfterWhatWasAppendedBeforeItAndAtOnceWhenNot
   EXPECT_EQ(std::count(order.begin(), order.end(), "b written"), 1);
 }
 
+// A queue's record, rewritten by every change of one of its jobs, goes to
+// the group commit as a last put: a group writes it once, with the last value.
+TEST(GroupCommitterLastPuts, AGroupWritesTheLastValuePutAtAKeyOnce) {
+  ScratchDir dir;
+  auto fs = std::make_shared<FaultyFileSystem>();
+  auto db = must(embedded::StoreDb::open({dir.path(), {"data"}, fs}), "open");
+  embedded::GroupCommitter committer(*db, embedded::Durability::kFsync);
+  auto* cf = db->handles()[0];
+  const auto last = [&](std::string key, std::string value) {
+    return std::vector<embedded::GroupCommitter::LastPut>{{cf, std::move(key), std::move(value)}};
+  };
+  const auto put = [&](std::string key) {
+    return [cf, key](rocksdb::WriteBatch& wb) { wb.Put(cf, key, "v"); };
+  };
+  const auto nothing = [](rocksdb::WriteBatch&) {};
+  const auto ignore = [](const Status&) {};
+
+  fs->hold_wal_syncs();
+  committer.append(nothing, ignore, last("queue-a", "1"));  // a group of its own
+  ASSERT_TRUE(eventually([&] { return fs->wal_syncs_held() > 0; }));
+  // The next group, while the first is held.
+  committer.append(put("job-1"), ignore, last("queue-a", "2"));
+  committer.append(put("job-2"), ignore, last("queue-b", "1"));
+  committer.append(nothing, ignore, last("queue-a", "3"));
+  fs->release_wal_syncs();
+  committer.wait_idle();
+
+  std::string value;
+  ASSERT_TRUE(db->get(0, "queue-a", &value).ok());
+  EXPECT_EQ(value, "3");
+  ASSERT_TRUE(db->get(0, "queue-b", &value).ok());
+  EXPECT_EQ(value, "1");
+  ASSERT_TRUE(db->get(0, "job-2", &value).ok());
+  // The first group: queue-a. The second: two jobs, queue-a once, queue-b.
+  EXPECT_EQ(db->entries_in_memory(0), 1u + 4u);
+}
+
 }  // namespace
 }  // namespace errand::testing
