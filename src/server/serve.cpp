@@ -2,11 +2,13 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <cstdio>
 #include <future>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -29,6 +31,19 @@ namespace errand::server {
 namespace asio = boost::asio;
 
 namespace {
+
+// An io_context whose pending handlers can be dropped before any io_context
+// is destroyed: the handlers of one hold objects of another (an accept on the
+// first holds its new connection's socket, made on the context it was dealt
+// to; every connection holds the server, whose acceptor is on the first).
+// Destroying one context while another still holds its objects would call
+// into a destroyed service.
+class IoContext : public asio::io_context {
+ public:
+  using asio::io_context::io_context;
+  // What ~io_context does first; idempotent.
+  void drop_handlers() { shutdown(); }
+};
 
 // One log line per alert that fires (warn) or resolves (info).
 void log_alert(const Alert& a) {
@@ -156,14 +171,30 @@ int serve(const ServeOptions& options) {
                 .refuse_new_work = [&memory_guard] { return memory_guard.refusal(); },
                 .credentials = *credentials});
 
-  asio::io_context io;
+  // One io_context an I/O thread, connections dealt to them in turn: a
+  // connection's events are handled by the thread that waits for them, where
+  // one io_context run by every thread hands them from the thread in epoll_wait
+  // to one waiting on a condition variable (a wake-up, often across cores).
+  // `io` also runs the rest: signals, alerts, the drain.
+  const int n =
+      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  IoContext io(1);
+  std::vector<std::unique_ptr<IoContext>> more_io;
+  std::vector<asio::io_context*> connection_contexts{&io};
+  for (int i = 1; i < n; ++i) {
+    connection_contexts.push_back(more_io.emplace_back(std::make_unique<IoContext>(1)).get());
+  }
+  // Kept running without connections until the drain is over.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  for (auto& c : more_io) keep_running.push_back(asio::make_work_guard(*c));
   http::ServerLimits limits;
   limits.max_connections = options.max_connections;
   limits.header_timeout = options.header_timeout;
   limits.body_timeout = options.body_timeout;
   limits.write_timeout = options.write_timeout;
-  http::Server server(
-      io, [&api](http::Request& req) { return api.handle(req); }, limits, tls);
+  std::optional<http::Server> server_holder;
+  http::Server& server = server_holder.emplace(
+      io, [&api](http::Request& req) { return api.handle(req); }, limits, tls, connection_contexts);
   metrics.set_connections_source([&server] { return server.open_connections(); });
   metrics.set_resident_memory_source(resident_memory_bytes);
   if (auto err = server.listen(options.listen)) {
@@ -203,12 +234,16 @@ int serve(const ServeOptions& options) {
                         {"scheme", tls ? "https" : "http"},
                         {"durability", durability_name(options.durability)}});
 
-  const int n =
-      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> threads;
-  for (int i = 1; i < n; ++i) threads.emplace_back([&io] { io.run(); });
-  io.run();
+  for (auto& c : more_io) threads.emplace_back([&c] { c->run(); });
+  io.run();  // until the drain is over (io.stop() above)
+  for (auto& c : more_io) c->stop();
   for (auto& t : threads) t.join();
+  // No thread runs them now. The server posts its last words, then every
+  // context drops what it still holds before any is destroyed (IoContext).
+  server_holder.reset();
+  io.drop_handlers();
+  for (auto& c : more_io) c->drop_handlers();
   alert_service.reset();  // it samples the broker
   broker->shutdown();     // writes what is pending, then closes the store
   otlp.reset();           // after the store's last changes: flushes their spans

@@ -38,7 +38,7 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 net::awaitable<void> accept_loop(std::shared_ptr<Impl> server) {
   for (;;) {
     auto [ec, socket] =
-        co_await server->acceptor->async_accept(net::make_strand(server->io), kTuple);
+        co_await server->acceptor->async_accept(server->next_connection_strand(), kTuple);
     // Even after stop_accepting(): a client that connected before is served.
     if (!ec) server->admit(tcp::socket(std::move(socket)));
     if (!server->accepting || !server->acceptor->is_open()) co_return;
@@ -166,7 +166,7 @@ void Impl::stop_accepting() {
     error_code ec;
     self->acceptor->non_blocking(true, ec);
     for (std::size_t taken = 0; !ec && !self->closing && taken < kMaxBacklogAtStop; ++taken) {
-      tcp::socket socket(net::make_strand(self->io));
+      tcp::socket socket(self->next_connection_strand());
       self->acceptor->accept(socket, ec);
       if (!ec) self->admit(std::move(socket));
     }
@@ -197,8 +197,9 @@ void Impl::close_all() {
 }
 
 Server::Server(net::io_context& io, Handler handler, ServerLimits limits,
-               std::shared_ptr<TlsContext> tls)
-    : impl_(std::make_shared<Impl>(io, std::move(handler), limits, std::move(tls))) {}
+               std::shared_ptr<TlsContext> tls, std::vector<net::io_context*> connection_contexts)
+    : impl_(std::make_shared<Impl>(io, std::move(handler), limits, std::move(tls),
+                                   std::move(connection_contexts))) {}
 
 Server::~Server() {
   impl_->stop_accepting();

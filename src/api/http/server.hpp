@@ -35,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace boost::asio {
 class io_context;
@@ -78,9 +79,13 @@ class Server {
  public:
   // REQUIRES: `io` outlives this Server, and the Server is destroyed before
   // `io` is. `handler` is called concurrently from many strands. With `tls`
-  // every connection is HTTPS; without, plain HTTP.
+  // every connection is HTTPS; without, plain HTTP. `connection_contexts`
+  // (same requirement; empty: `io` alone) take the accepted connections in
+  // turn: with one thread running each, a connection's requests stay on one
+  // thread and its I/O wakes no other.
   Server(boost::asio::io_context& io, Handler handler, ServerLimits limits = {},
-         std::shared_ptr<TlsContext> tls = nullptr);
+         std::shared_ptr<TlsContext> tls = nullptr,
+         std::vector<boost::asio::io_context*> connection_contexts = {});
   // Stops accepting and closes every connection. Connection coroutines finish
   // on the io_context afterwards and keep what they use (the handler) alive.
   ~Server();

@@ -54,13 +54,22 @@ struct Connection : std::enable_shared_from_this<Connection> {
 // Shared by the Server, its accept loop and its connections. Thread-safe:
 // atomics, `mu`, or confinement to a strand as marked.
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  Impl(net::io_context& io_context, Handler h, ServerLimits l, std::shared_ptr<TlsContext> t)
+  Impl(net::io_context& io_context, Handler h, ServerLimits l, std::shared_ptr<TlsContext> t,
+       std::vector<net::io_context*> contexts)
       : io(io_context),
         handler(std::move(h)),
         limits(l),
         tls(std::move(t)),
+        connection_contexts(contexts.empty() ? std::vector<net::io_context*>{&io_context}
+                                             : std::move(contexts)),
         acceptor_strand(net::make_strand(io_context)),
         control_strand(net::make_strand(io_context)) {}
+
+  // The strand of the next accepted connection, on the contexts in turn.
+  net::strand<net::io_context::executor_type> next_connection_strand() {
+    const std::size_t i = next_context++ % connection_contexts.size();
+    return net::make_strand(*connection_contexts[i]);
+  }
 
   bool stopping() const { return draining || closing; }
 
@@ -75,6 +84,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   const Handler handler;
   const ServerLimits limits;
   const std::shared_ptr<TlsContext> tls;  // null: plain HTTP
+  const std::vector<net::io_context*> connection_contexts;
+  std::atomic<std::size_t> next_context{0};
 
   net::strand<net::io_context::executor_type> acceptor_strand;
   std::optional<tcp::acceptor> acceptor;  // confined to acceptor_strand once listen() returned

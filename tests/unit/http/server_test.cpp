@@ -6,6 +6,9 @@
 #include <boost/asio/use_future.hpp>
 
 #include <future>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace errand::http {
 namespace {
@@ -27,6 +30,25 @@ TEST_F(ServerTest, GetIsRoutedAndKeepAliveReusesTheConnection) {
     EXPECT_EQ(response->header("Connection"), "");
   }
   EXPECT_EQ(server_->open_connections(), 1u);
+}
+
+TEST_F(ServerTest, ConnectionsAreDealtToTheIoContextsInTurnAndStayOnTheirThread) {
+  start();
+  std::vector<std::unique_ptr<TestClient>> clients;  // all open till the end
+  std::vector<std::string> threads;
+  for (int i = 0; i < 4; ++i) {
+    TestClient& client = *clients.emplace_back(std::make_unique<TestClient>(server_->port()));
+    for (int request = 0; request < 3; ++request) {
+      ASSERT_TRUE(client.send("GET /thread HTTP/1.1\r\nHost: t\r\n\r\n"));
+      const auto response = client.read_response();
+      ASSERT_TRUE(response);
+      if (request == 0) threads.push_back(response->body);
+      EXPECT_EQ(response->body, threads.back()) << "connection " << i << " changed threads";
+    }
+  }
+  EXPECT_NE(threads[0], threads[1]);
+  EXPECT_EQ(threads[0], threads[2]);
+  EXPECT_EQ(threads[1], threads[3]);
 }
 
 TEST_F(ServerTest, UnknownRouteGetsTheHandlersProblem) {

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -138,6 +139,10 @@ inline net::awaitable<Response> route(Request& request) {
       co_await wait_for_client_to_leave(request);
       if (co_await sink.write("data: bye\n\n")) ++probe.present;  // must fail: nobody listens
     };
+  } else if (path == "/thread") {
+    // Which thread serves this connection: connections are dealt to the
+    // server's io_contexts, one thread each.
+    response.body = std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
   } else if (path == "/slow") {
     ++slow_started;
     co_await pause(300ms);
@@ -148,20 +153,24 @@ inline net::awaitable<Response> route(Request& request) {
   co_return response;
 }
 
-// A server on an ephemeral loopback port, run by two threads as in production;
-// HTTPS when given a TlsContext.
+// A server on an ephemeral loopback port, run as in production by two
+// threads, one io_context each, the first also accepting; HTTPS when given a
+// TlsContext.
 class ServerTest : public ::testing::Test {
  protected:
   void start(ServerLimits limits = {}, std::shared_ptr<TlsContext> tls = nullptr) {
-    server_ = std::make_unique<Server>(io_, route, limits, std::move(tls));
+    server_ = std::make_unique<Server>(io_, route, limits, std::move(tls),
+                                       std::vector<net::io_context*>{&io_, &other_io_});
     ASSERT_EQ(server_->listen("127.0.0.1:0"), std::nullopt);
     ASSERT_NE(server_->port(), 0);
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+    threads_.emplace_back([this] { io_.run(); });
+    threads_.emplace_back([this] { other_io_.run(); });
   }
 
   void TearDown() override {
     server_.reset();
     work_.reset();
+    other_work_.reset();
     for (auto& thread : threads_) thread.join();
   }
 
@@ -182,8 +191,10 @@ class ServerTest : public ::testing::Test {
     return *response;
   }
 
-  net::io_context io_;
+  net::io_context io_{1};
+  net::io_context other_io_{1};
   net::executor_work_guard<net::io_context::executor_type> work_{io_.get_executor()};
+  net::executor_work_guard<net::io_context::executor_type> other_work_{other_io_.get_executor()};
   std::unique_ptr<Server> server_;
   std::vector<std::thread> threads_;
 };
