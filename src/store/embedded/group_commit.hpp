@@ -40,6 +40,8 @@ class GroupCommitter {
   using Observer = std::function<void(const CommitStats&)>;
 
   // A put of which only the group's last at its key is written (see above).
+  // `cf` is used when the group is written, not when appended: it must stay
+  // valid until then (the broker reopens the store only once this is idle).
   struct LastPut {
     rocksdb::ColumnFamilyHandle* cf;
     std::string key;
