@@ -8,7 +8,8 @@
 // wrote it), and fails the transaction otherwise, which then goes
 // again reading (job_rows.hpp, the _as_read statements). So an entry may be
 // stale; forgetting the rows this server writes and the changes it hears
-// of only spares a wasted try. An entry is used once (take()).
+// of only spares a wasted try. An entry is used once (take()), and only
+// by the lease it remembers.
 //
 // Bounded by a count and by bytes (payloads): past either the oldest are
 // forgotten, and their acks read.
@@ -62,14 +63,18 @@ class LeasedRows {
     if (order_.size() > 2 * capacity_) compact();
   }
 
-  // The row, forgotten here.
-  std::optional<Row> take(const JobId& id) {
+  // The row of job `id` if it was left running under `lease`; forgotten
+  // here either way (an entry of another lease is of no use to anyone).
+  std::optional<Row> take(const JobId& id, const std::string& lease) {
     std::lock_guard lock(mutex_);
     const auto it = rows_.find(id);
     if (it == rows_.end()) return std::nullopt;
     Row row = std::move(it->second.row);
     bytes_ -= it->second.bytes;
     rows_.erase(it);
+    if (row.record.state != JobState::kRunning || row.record.lease_token != lease) {
+      return std::nullopt;
+    }
     return row;
   }
 

@@ -274,11 +274,8 @@ void PostgresBroker::save_jobs(PgConnection& c, const std::vector<const JobRecor
 Result<JobRecord> PostgresBroker::leased_job(PgConnection& c, const JobId& id,
                                              const std::string& token,
                                              std::optional<LeasedRows::Row>& known) {
-  known = leased_.take(id);
-  if (known && known->record.state == JobState::kRunning && known->record.lease_token == token) {
-    return known->record;
-  }
-  known.reset();
+  known = leased_.take(id, token);
+  if (known) return known->record;
   auto r = lock_job(c, id);
   if (!r) return job_not_found(id);
   if (r->state != JobState::kRunning || r->lease_token != token) return lease_lost(id);
@@ -842,11 +839,8 @@ std::vector<LeasedRows::Row> PostgresBroker::known_leased(const std::vector<Pend
   for (const auto& a : group) {
     const auto same = [&a](const LeasedRows::Row& r) { return r.record.id == a.spec.id; };
     if (std::any_of(rows.begin(), rows.end(), same)) continue;  // acked twice in the group
-    auto row = leased_.take(a.spec.id);
-    if (!row || row->record.state != JobState::kRunning ||
-        row->record.lease_token != a.spec.lease) {
-      return {};
-    }
+    auto row = leased_.take(a.spec.id, a.spec.lease);
+    if (!row) return {};
     rows.push_back(std::move(*row));
   }
   return rows;

@@ -5,6 +5,8 @@
 // (their acks write without reading them first). Pure, no database.
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "store/postgres/empty_queues.hpp"
 #include "store/postgres/ended_jobs.hpp"
 #include "store/postgres/leased_rows.hpp"
@@ -128,10 +130,13 @@ TEST(EndedJobs, PastItsByteBudgetTheOldestAreForgottenAndAHugeViewIsNotKept) {
   EXPECT_FALSE(ended.get(id_of(4)));
 }
 
+std::string lease_of(int n) { return "lease-" + std::to_string(n); }
+
 LeasedRows::Row leased_row(int n, std::size_t payload_bytes = 2) {
   LeasedRows::Row row;
   row.record.id = id_of(n);
   row.record.state = JobState::kRunning;
+  row.record.lease_token = lease_of(n);
   row.payload_json = std::string(payload_bytes, '1');
   row.xmin = std::to_string(1000 + n);
   return row;
@@ -142,12 +147,24 @@ TEST(LeasedRows, ARowIsTakenOnceAndAForgottenOneIsGone) {
   rows.put(leased_row(1));
   rows.put(leased_row(2));
   rows.forget(id_of(2));
-  const auto one = rows.take(id_of(1));
+  const auto one = rows.take(id_of(1), lease_of(1));
   ASSERT_TRUE(one);
   EXPECT_EQ(one->xmin, "1001");
   EXPECT_EQ(one->payload_json, "11");
-  EXPECT_FALSE(rows.take(id_of(1)));
-  EXPECT_FALSE(rows.take(id_of(2)));
+  EXPECT_FALSE(rows.take(id_of(1), lease_of(1)));
+  EXPECT_FALSE(rows.take(id_of(2), lease_of(2)));
+  EXPECT_EQ(rows.size(), 0u);
+}
+
+TEST(LeasedRows, ARowIsGivenOnlyToTheLeaseItWasLeftRunningUnderAndForgottenEitherWay) {
+  LeasedRows rows(10, 1 << 20);
+  rows.put(leased_row(1));
+  EXPECT_FALSE(rows.take(id_of(1), lease_of(2)));
+  EXPECT_FALSE(rows.take(id_of(1), lease_of(1))) << "a take by another lease forgets the row";
+  auto ended = leased_row(2);
+  ended.record.state = JobState::kSucceeded;
+  rows.put(std::move(ended));
+  EXPECT_FALSE(rows.take(id_of(2), lease_of(2)));
   EXPECT_EQ(rows.size(), 0u);
 }
 
@@ -158,7 +175,7 @@ TEST(LeasedRows, APutReplacesTheRowOfThatJob) {
   again.xmin = "2000";
   rows.put(std::move(again));
   EXPECT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows.take(id_of(1))->xmin, "2000");
+  EXPECT_EQ(rows.take(id_of(1), lease_of(1))->xmin, "2000");
 }
 
 TEST(LeasedRows, PastItsCapacityTheOldestGoButNotOneTakenAndPutAgain) {
@@ -167,16 +184,16 @@ TEST(LeasedRows, PastItsCapacityTheOldestGoButNotOneTakenAndPutAgain) {
   rows.put(leased_row(2));
   rows.put(leased_row(1));  // younger now than 2
   rows.put(leased_row(3));
-  EXPECT_FALSE(rows.take(id_of(2)));
-  EXPECT_TRUE(rows.take(id_of(1)));
-  EXPECT_TRUE(rows.take(id_of(3)));
+  EXPECT_FALSE(rows.take(id_of(2), lease_of(2)));
+  EXPECT_TRUE(rows.take(id_of(1), lease_of(1)));
+  EXPECT_TRUE(rows.take(id_of(3), lease_of(3)));
 }
 
 TEST(LeasedRows, ManyPutsAndTakesKeepItsBookkeepingBounded) {
   LeasedRows rows(3, 1 << 20);
   for (int round = 0; round < 50; ++round) {
     for (int i = 1; i <= 3; ++i) rows.put(leased_row(i));
-    for (int i = 1; i <= 3; ++i) ASSERT_TRUE(rows.take(id_of(i))) << round << " " << i;
+    for (int i = 1; i <= 3; ++i) ASSERT_TRUE(rows.take(id_of(i), lease_of(i))) << round << " " << i;
   }
   for (int i = 1; i <= 3; ++i) rows.put(leased_row(i));
   EXPECT_EQ(rows.size(), 3u);  // none forgotten for places of rows long taken
@@ -185,11 +202,11 @@ TEST(LeasedRows, ManyPutsAndTakesKeepItsBookkeepingBounded) {
 TEST(LeasedRows, PastItsByteBudgetTheOldestGoAndAHugePayloadIsNotKept) {
   LeasedRows rows(100, 30'000);
   for (int i = 1; i <= 4; ++i) rows.put(leased_row(i, 8'000));
-  EXPECT_FALSE(rows.take(id_of(1)));
-  EXPECT_TRUE(rows.take(id_of(4)));
+  EXPECT_FALSE(rows.take(id_of(1), lease_of(1)));
+  EXPECT_TRUE(rows.take(id_of(4), lease_of(4)));
   rows.put(leased_row(5, 50'000));
-  EXPECT_FALSE(rows.take(id_of(5)));
-  EXPECT_TRUE(rows.take(id_of(2)));  // not pushed out by it
+  EXPECT_FALSE(rows.take(id_of(5), lease_of(5)));
+  EXPECT_TRUE(rows.take(id_of(2), lease_of(2)));  // not pushed out by it
 }
 
 const std::vector<std::string> kA{"a"};
