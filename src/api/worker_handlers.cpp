@@ -248,7 +248,7 @@ Reply ack_batch(State& s, http::Request& req) {
     co_return error_response(invalid_argument("the body must be {\"acks\": [...]}"));
   const json::array& arr = acks->get_array();
   if (arr.size() > 1000) co_return error_response(too_large("at most 1000 acks per request"));
-  // Validate everything first; then issue every ack at once so they share a commit.
+  // Validate everything first: a malformed entry refuses the whole request.
   std::vector<AckSpec> specs;
   for (std::size_t i = 0; i < arr.size(); ++i) {
     if (!arr[i].is_object())
@@ -269,27 +269,14 @@ Reply ack_batch(State& s, http::Request& req) {
     spec.result_json = std::move(result.value());
     specs.push_back(std::move(spec));
   }
-  struct Gather {
-    std::vector<std::optional<Status>> results;
-    std::atomic<std::size_t> left;
-  };
-  auto signal = co_await Signal::make();
-  auto gather = std::make_shared<Gather>();
-  gather->results.resize(specs.size());
-  gather->left = specs.size();
   std::vector<JobId> ids;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    ids.push_back(specs[i].id);
-    s.broker.ack(std::move(specs[i]), [gather, signal, i](Result<JobState> r) {
-      gather->results[i] = r.status();
-      if (--gather->left == 0) signal->fire();
-    });
-  }
-  if (!ids.empty()) co_await signal->wait(Clock::time_point::max());
+  for (const AckSpec& spec : specs) ids.push_back(spec.id);
+  auto outcomes = co_await await_result<std::vector<Status>>(
+      [&](auto cb) { s.broker.ack_all(std::move(specs), std::move(cb)); });
   std::string out = "{\"results\":[";
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (i) out += ',';
-    const Status& st = *gather->results[i];
+    const Status& st = outcomes ? (*outcomes)[i] : outcomes.status();
     out += "{\"id\":\"" + ids[i].to_string() + "\",\"ok\":" + (st.is_ok() ? "true" : "false");
     if (!st.is_ok()) {
       out += ",\"status\":" + std::to_string(error_response(st).status) +

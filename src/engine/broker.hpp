@@ -146,6 +146,11 @@ class Broker {
   // (a store that was looking for jobs for it just then) with none.
   virtual bool unpark(std::uint64_t ticket) = 0;
   virtual void ack(AckSpec spec, Callback<JobState> done) = 0;
+  // Acks every job of `specs`: `done` gets each ack's outcome, in order (ok
+  // or why it was refused: a lost lease refuses that ack alone), or the
+  // error that failed them all. A store may write them as one change; by
+  // default they are ack()s, answered once the last is.
+  virtual void ack_all(std::vector<AckSpec> specs, Callback<std::vector<Status>> done);
   virtual void fail(FailSpec spec, Callback<FailOutcome> done) = 0;
   virtual void heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) = 0;
   virtual void cancel(JobId id, Callback<JobView> done) = 0;

@@ -206,6 +206,7 @@ class EmbeddedBroker final : public Broker {
   std::uint64_t lease_or_park(LeaseSpec spec, Callback<std::vector<JobView>> done) override;
   bool unpark(std::uint64_t ticket) override;
   void ack(AckSpec spec, Callback<JobState> done) override;
+  void ack_all(std::vector<AckSpec> specs, Callback<std::vector<Status>> done) override;
   void fail(FailSpec spec, Callback<FailOutcome> done) override;
   void heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) override;
   void cancel(JobId id, Callback<JobView> done) override;
@@ -291,6 +292,10 @@ class EmbeddedBroker final : public Broker {
   std::string new_lease_token();
   double unit_random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
+  // Acks running job `r` into `c`: its state, result and record; returns its
+  // queue, whose succeeded_total it counted, for the caller to put_queue().
+  // REQUIRES: mutex_ held, r.state == running.
+  QueueState& ack_leased(JobRecord& r, std::string result_json, Millis now, Change& c);
   // errand::fail_attempt() on the index, and the queue's failed_total.
   // REQUIRES: mutex_ held, r.state == running.
   FailOutcome fail_attempt(JobRecord& r, JobError error, bool retry,

@@ -1,5 +1,6 @@
 #include "store/embedded/embedded_broker.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/fingerprint.hpp"
@@ -267,23 +268,50 @@ bool EmbeddedBroker::unpark(std::uint64_t ticket) {
   return true;
 }
 
+QueueState& EmbeddedBroker::ack_leased(JobRecord& r, std::string result_json, Millis now,
+                                       Change& c) {
+  index_.update(r, [&](JobRecord& j) { ack_job(j, now, c); });
+  QueueState& q = index_.queue(r.queue);
+  ++q.succeeded_total;
+  c.put(kResults, std::string(r.id.raw()), std::move(result_json));
+  c.put_job(r);
+  return q;
+}
+
 void EmbeddedBroker::ack(AckSpec spec, Callback<JobState> done) {
   std::unique_lock lock(mutex_);
-  const Millis now = now_millis();
   auto leased = leased_job(spec.id, spec.lease);
   if (!leased) return lock.unlock(), done(leased.status());
-  JobRecord* r = *leased;
   Change c;
-  index_.update(*r, [&](JobRecord& j) { ack_job(j, now, c); });
-  QueueState& q = index_.queue(r->queue);
-  ++q.succeeded_total;
-  c.put_queue(q);
-  c.put(kResults, std::string(r->id.raw()), std::move(spec.result_json));
-  c.put_job(*r);
+  c.put_queue(ack_leased(**leased, std::move(spec.result_json), now_millis(), c));
   commit(std::move(c), [done = std::move(done)](const Status& s) {
     if (!s.is_ok()) return done(s);
     done(JobState::kSucceeded);
   });
+}
+
+void EmbeddedBroker::ack_all(std::vector<AckSpec> specs, Callback<std::vector<Status>> done) {
+  std::unique_lock lock(mutex_);
+  const Millis now = now_millis();
+  std::vector<Status> outcomes(specs.size());
+  std::vector<const QueueState*> queues;  // each written once, with its last totals
+  Change c;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    auto leased = leased_job(specs[i].id, specs[i].lease);
+    if (!leased) {
+      outcomes[i] = leased.status();
+      continue;
+    }
+    const QueueState& q = ack_leased(**leased, std::move(specs[i].result_json), now, c);
+    if (std::find(queues.begin(), queues.end(), &q) == queues.end()) queues.push_back(&q);
+  }
+  if (queues.empty()) return lock.unlock(), done(std::move(outcomes));  // nothing to write
+  for (const QueueState* q : queues) c.put_queue(*q);
+  commit(std::move(c),
+         [outcomes = std::move(outcomes), done = std::move(done)](const Status& s) mutable {
+           if (!s.is_ok()) return done(s);
+           done(std::move(outcomes));
+         });
 }
 
 FailOutcome EmbeddedBroker::fail_attempt(JobRecord& r, JobError error, bool retry,

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -58,6 +59,24 @@ struct BrokerBackend {
   // A job submitted to a parked lease is leased in the submit's own write
   // (the embedded store); otherwise in a write of its own right after.
   bool hands_off_in_the_same_write = true;
+  // ack_all() writes its acks as one change (the embedded store); otherwise
+  // as the store groups concurrent acks.
+  bool acks_a_batch_in_one_write = true;
+};
+
+// Counts the group commits the store makes. The feed calls from the commit thread.
+class CommitCounter {
+ public:
+  explicit CommitCounter(CommitFeed& feed) : feed_(feed) {
+    id_ = feed_.subscribe([this](std::span<const CommitStats> s) { commits_ += s.size(); });
+  }
+  ~CommitCounter() { feed_.unsubscribe(id_); }
+  std::size_t commits() const { return commits_.load(); }
+
+ private:
+  CommitFeed& feed_;
+  CommitFeed::Id id_;
+  std::atomic<std::size_t> commits_{0};
 };
 
 inline void PrintTo(const BrokerBackend& backend, std::ostream* os) { *os << backend.name; }
@@ -241,6 +260,10 @@ class BrokerTest : public ::testing::TestWithParam<BrokerBackend> {
     return await_result<JobState>([&](auto done) {
       broker().ack(AckSpec{id, std::move(token), std::move(result)}, std::move(done));
     });
+  }
+  Result<std::vector<Status>> ack_all(std::vector<AckSpec> specs) {
+    return await_result<std::vector<Status>>(
+        [&](auto done) { broker().ack_all(std::move(specs), std::move(done)); });
   }
   Result<FailOutcome> fail(FailSpec spec) {
     return await_result<FailOutcome>(

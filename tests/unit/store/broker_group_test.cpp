@@ -134,5 +134,67 @@ TEST_P(BrokerTest, ConcurrentAcksEachHearTheirOwnAnswer) {
   EXPECT_EQ(count(must(queue("acks"), "acks"), S::kSucceeded), kJobs - 1);
 }
 
+TEST_P(BrokerTest, AckAllAnswersEachAckInOrderAndRefusesOnlyTheBadOnes) {
+  std::vector<SubmitSpec> specs;
+  for (int i = 0; i < 4; ++i) specs.push_back(job("batch", std::to_string(i)));
+  must(submit_batch(specs), "submit");
+  const JobId other = submit_ok(job("other")).record.id;
+  const auto batch = must(lease(lease_spec({"batch"}, 4)), "lease batch");
+  ASSERT_EQ(batch.size(), 4u);
+  const JobView other_leased = lease_one("other");
+  const auto acked = [&](std::size_t i, std::string result) {
+    return AckSpec{batch[i].record.id, batch[i].record.lease_token, std::move(result)};
+  };
+  const JobId unknown = JobId::parse("0190a3b4-0000-7000-8000-000000000000").value();
+
+  std::vector<AckSpec> acks;
+  acks.push_back(acked(0, R"({"n":0})"));
+  acks.push_back(AckSpec{batch[1].record.id, "not-the-lease", "null"});
+  acks.push_back(acked(2, R"({"n":2})"));
+  acks.push_back(AckSpec{unknown, "x", "null"});
+  acks.push_back(acked(0, R"({"again":true})"));  // its first ack ended the lease
+  acks.push_back(AckSpec{other, other_leased.record.lease_token, R"("other")"});
+  std::optional<CommitCounter> counter(std::in_place, broker().commits());
+  const auto outcomes = must(ack_all(std::move(acks)), "ack_all");
+  if (GetParam().acks_a_batch_in_one_write) {
+    EXPECT_EQ(counter->commits(), 1u) << "the batch is one durable write";
+  }
+  counter.reset();  // before the broker it listens to goes
+
+  const std::vector<Code> expected = {Code::kOk,       Code::kConflict, Code::kOk,
+                                      Code::kNotFound, Code::kConflict, Code::kOk};
+  ASSERT_EQ(outcomes.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(outcomes[i].code(), expected[i]) << "ack " << i << ": " << describe(outcomes[i]);
+  }
+  // As written: the records, results and both queues' totals.
+  reopen();
+  EXPECT_EQ(get_ok(batch[0].record.id).result_json, R"({"n":0})");
+  EXPECT_EQ(get_ok(batch[2].record.id).result_json, R"({"n":2})");
+  EXPECT_EQ(get_ok(batch[2].record.id).record.state, S::kSucceeded);
+  EXPECT_EQ(get_ok(other).result_json, R"("other")");
+  EXPECT_EQ(get_ok(batch[1].record.id).record.state, S::kRunning);
+  EXPECT_EQ(get_ok(batch[3].record.id).record.state, S::kRunning);
+  EXPECT_EQ(count(must(queue("batch"), "batch"), S::kSucceeded), 2);
+  EXPECT_EQ(count(must(queue("other"), "other"), S::kSucceeded), 1);
+  EXPECT_EQ(event_types(batch[2].record.id),
+            (std::vector<std::string>{"enqueued", "leased", "succeeded"}));
+}
+
+TEST_P(BrokerTest, AckAllOfOnlyRefusedAcksWritesNothing) {
+  const JobView leased = (submit_ok(job("refused")), lease_one("refused"));
+  std::optional<CommitCounter> counter(std::in_place, broker().commits());
+  std::vector<AckSpec> acks;
+  acks.push_back(AckSpec{leased.record.id, "not-the-lease", "null"});
+  const auto outcomes = must(ack_all(std::move(acks)), "ack_all");
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].code(), Code::kConflict);
+  EXPECT_TRUE(must(ack_all({}), "ack_all of none").empty());
+  if (GetParam().acks_a_batch_in_one_write) EXPECT_EQ(counter->commits(), 0u);
+  counter.reset();
+  EXPECT_EQ(get_ok(leased.record.id).record.state, S::kRunning);
+  EXPECT_TRUE(ack(leased.record.id, leased.record.lease_token).is_ok());
+}
+
 }  // namespace
 }  // namespace errand::conformance

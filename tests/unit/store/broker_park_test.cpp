@@ -32,21 +32,6 @@ struct Parked {
   }
 };
 
-// Counts the group commits the store makes. The feed calls from the commit thread.
-class CommitCounter {
- public:
-  explicit CommitCounter(CommitFeed& feed) : feed_(feed) {
-    id_ = feed_.subscribe([this](std::span<const CommitStats> s) { commits_ += s.size(); });
-  }
-  ~CommitCounter() { feed_.unsubscribe(id_); }
-  std::size_t commits() const { return commits_.load(); }
-
- private:
-  CommitFeed& feed_;
-  CommitFeed::Id id_;
-  std::atomic<std::size_t> commits_{0};
-};
-
 Parked park_on(Broker& broker, LeaseSpec spec) {
   auto promise = std::make_shared<std::promise<Jobs>>();
   Parked p;

@@ -65,7 +65,7 @@ class PostgresStore final : public BrokerStore {
 
 inline std::vector<BrokerBackend> postgres_backends() {
   if (server_url().empty()) return {};
-  return {{"Postgres", [] { return std::make_unique<PostgresStore>(); }, false}};
+  return {{"Postgres", [] { return std::make_unique<PostgresStore>(); }, false, false}};
 }
 
 }  // namespace errand::conformance
