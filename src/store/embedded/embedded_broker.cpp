@@ -6,6 +6,7 @@
 #include "core/fingerprint.hpp"
 #include "logging/log.hpp"
 #include "store/embedded/broker_impl.hpp"
+#include "store/embedded/insert_hints.hpp"
 
 namespace errand::embedded {
 namespace detail {
@@ -722,10 +723,10 @@ using detail::EmbeddedBroker;
 using detail::kCfNames;
 
 Result<std::unique_ptr<Broker>> open_embedded_broker(const EmbeddedOptions& options) {
-  StoreDbOptions db_options{options.data_dir,
-                            {std::begin(kCfNames), std::end(kCfNames)},
-                            options.file_system,
-                            {kCfNames[detail::kTimeline]}};
+  StoreDbOptions db_options{
+      options.data_dir, {std::begin(kCfNames), std::end(kCfNames)}, options.file_system, {}};
+  db_options.insert_hints.assign(detail::kCfCount, one_hint());
+  db_options.insert_hints[detail::kTimeline] = one_hint_for_events();
   auto db = StoreDb::open(std::move(db_options));
   if (!db) return db.status();
   auto broker = std::make_unique<EmbeddedBroker>(options, std::move(db).value());

@@ -4,7 +4,6 @@
 #include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/wal_filter.h>
 
 #include <algorithm>
@@ -94,15 +93,12 @@ rocksdb::Status StoreDb::open_db(bool read_only, rocksdb::WalFilter* wal_filter)
   if (env_) db_options.env = env_.get();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (const auto& name : options_.column_families) {
+  for (std::size_t i = 0; i < options_.column_families.size(); ++i) {
     rocksdb::ColumnFamilyOptions cf_options;
-    const auto& ranged = options_.with_range_deletes;
-    if (std::find(ranged.begin(), ranged.end(), name) == ranged.end()) {
-      // One hint for the whole family: an empty prefix.
-      cf_options.memtable_insert_with_hint_prefix_extractor.reset(
-          rocksdb::NewFixedPrefixTransform(0));
+    if (i < options_.insert_hints.size()) {
+      cf_options.memtable_insert_with_hint_prefix_extractor = options_.insert_hints[i];
     }
-    descriptors.emplace_back(name, cf_options);
+    descriptors.emplace_back(options_.column_families[i], cf_options);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

@@ -43,13 +43,10 @@ struct StoreDbOptions {
   std::vector<std::string> column_families;
   // Tests inject faults here (a FileSystemWrapper); null: the OS's.
   std::shared_ptr<rocksdb::FileSystem> file_system;
-  // The column families written with DeleteRange. The others insert into
-  // their memtables at a hint, the position of the last insert: errand's keys
-  // start with a time-ordered id, so most inserts land just after it. RocksDB
-  // 7.8 shares that hint between a family's point and range tombstone tables,
-  // and a range tombstone inserted at a point entry's position corrupts the
-  // memtable (fixed upstream later), so these insert without one.
-  std::vector<std::string> with_range_deletes;
+  // Each column family's memtable_insert_with_hint_prefix_extractor
+  // (store/embedded/insert_hints.hpp), in column_families order; none when
+  // missing or null.
+  std::vector<std::shared_ptr<const rocksdb::SliceTransform>> insert_hints;
 };
 
 class StoreDb {

@@ -373,6 +373,30 @@ TEST_P(BrokerTest, DiscardDeletesAFinishedJob) {
   EXPECT_EQ(discard(id).status().code(), Code::kNotFound);
 }
 
+// A discard purges the job's timeline with one range delete, among other
+// jobs' events in the same memtable: the embedded store's insert hints must
+// keep point entries and range tombstones apart (store/embedded/insert_hints.hpp).
+TEST_P(BrokerTest, DiscardsAmongOtherJobsEventsLeaveTheirTimelinesWhole) {
+  std::vector<JobId> kept, discarded;
+  for (int round = 0; round < 20; ++round) {
+    kept.push_back(submit_ok(job("mixed", std::to_string(round))).record.id);
+    discarded.push_back(submit_ok(job("mixed")).record.id);
+    must(cancel(discarded.back()), "cancel");
+    must(discard(discarded.back()), "discard");
+    const JobView leased = lease_one("mixed");
+    ASSERT_EQ(leased.record.id, kept.back());
+    must(ack(leased.record.id, leased.record.lease_token), "ack");
+  }
+  const std::vector<std::string> whole = {"enqueued", "leased", "succeeded"};
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const JobId& id : kept) EXPECT_EQ(event_types(id), whole) << "pass " << pass;
+    for (const JobId& id : discarded) {
+      EXPECT_EQ(timeline(id).status().code(), Code::kNotFound) << "pass " << pass;
+    }
+    reopen();  // the same inserts again, replayed from the log
+  }
+}
+
 TEST_P(BrokerTest, DiscardOfAnUnfinishedJobIsAConflict) {
   const JobId id = submit_ok(job("trash")).record.id;
   EXPECT_EQ(discard(id).status().code(), Code::kConflict);

@@ -3,8 +3,12 @@
 #include "store/embedded/record_codec.hpp"
 
 #include <gtest/gtest.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/slice_transform.h>
 
 #include <string>
+
+#include "store/embedded/insert_hints.hpp"
 
 namespace errand::embedded {
 namespace {
@@ -243,6 +247,20 @@ TEST(RecordCodec, TimelineKeysSortByJobThenSequence) {
   for (std::uint32_t seq : {0u, 1u, 200u, 65'536u, 0xffffffffu}) {
     EXPECT_EQ(timeline_key_seq(timeline_key(a, seq)), seq);
   }
+}
+
+// The range tombstone a purge writes starts at sequence 0 and must not take
+// the events' hint (store/embedded/insert_hints.hpp).
+TEST(RecordCodec, EventsTakeTheInsertHintAPurgesRangeTombstoneDoesNot) {
+  const JobId a = *JobId::parse("0192f5c4-6e1a-7b3c-9d2e-4f5a6b7c8d9e");
+  const auto hint = one_hint_for_events();
+  const auto in_domain = [&](const std::string& key) { return hint->InDomain(key); };
+  EXPECT_FALSE(in_domain(timeline_key(a, 0)));
+  for (std::uint32_t seq : {1u, 200u, 256u, 0x01000000u, 0xffffffffu}) {
+    EXPECT_TRUE(in_domain(timeline_key(a, seq))) << seq;
+    EXPECT_EQ(hint->Transform(timeline_key(a, seq)).size(), 0u) << "one hint for the family";
+  }
+  EXPECT_FALSE(in_domain(std::string(a.raw()))) << "not a timeline key";
 }
 
 }  // namespace
