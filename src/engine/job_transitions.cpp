@@ -5,6 +5,8 @@
 
 namespace errand {
 
+void JobChanges::enqueued(JobRecord& r) { event(r, r.created_at, "enqueued", enqueued_fields(r)); }
+
 JobRecord new_job(const SubmitSpec& s, const JobId& id, Millis now, JobChanges& c) {
   JobRecord r;
   r.id = id;
@@ -21,8 +23,7 @@ JobRecord new_job(const SubmitSpec& s, const JobId& id, Millis now, JobChanges& 
   r.tags = s.tags;
   r.traceparent = s.traceparent;
   r.flow = s.flow;
-  c.event(r, now, "enqueued",
-          json_member("queue", r.queue) + ",\"priority\":" + std::to_string(r.priority));
+  c.enqueued(r);
   if (r.state == JobState::kScheduled) {
     c.event(r, now, "scheduled", json_member("run_at", format_rfc3339(r.run_at)));
   } else {

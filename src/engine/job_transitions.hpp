@@ -28,6 +28,9 @@ class JobChanges {
   // Appends the next timeline event of `r` (bumps r.timeline_seq).
   virtual void event(JobRecord& r, Millis at, std::string_view type,
                      std::string_view fields = {}) = 0;
+  // Appends new job `r`'s first event (enqueued_event(r), seq 1). A store
+  // that derives it from the record when read only counts it.
+  virtual void enqueued(JobRecord& r);
   // `r` moved from `from` (nullopt: it is new) to its current state.
   virtual void moved(const JobRecord& r, std::optional<JobState> from, Millis at) = 0;
   // `n` jobs of `queue` became ready.

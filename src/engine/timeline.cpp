@@ -24,6 +24,15 @@ TimelineEvent next_event(JobRecord& rec, Millis at, std::string_view type,
   return next_event(rec.timeline_seq, at, type, fields_json);
 }
 
+std::string enqueued_fields(const JobRecord& rec) {
+  return json_member("queue", rec.queue) + ",\"priority\":" + std::to_string(rec.priority);
+}
+
+TimelineEvent enqueued_event(const JobRecord& rec) {
+  std::uint32_t seq = 0;
+  return next_event(seq, rec.created_at, "enqueued", enqueued_fields(rec));
+}
+
 TimelineEvent next_event(std::uint32_t& seq, Millis at, std::string_view type,
                          std::string_view fields_json) {
   TimelineEvent ev;

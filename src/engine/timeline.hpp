@@ -18,6 +18,12 @@ TimelineEvent next_event(JobRecord& rec, Millis at, std::string_view type,
 TimelineEvent next_event(std::uint32_t& seq, Millis at, std::string_view type,
                          std::string_view fields_json = {});
 
+// A new job's first event, "enqueued" (seq 1, at its creation), follows
+// from the record: a store may derive it when read instead of writing it
+// (the embedded store does). Its fields, and the whole event.
+std::string enqueued_fields(const JobRecord& rec);
+TimelineEvent enqueued_event(const JobRecord& rec);
+
 // An event as a store keeps it (its seq and JSON), with its type read back.
 TimelineEvent stored_event(std::uint32_t seq, std::string json);
 

@@ -66,6 +66,12 @@ class Change final : public JobChanges {
     if (ev.seq > kTimelineLimit) del(kTimeline, timeline_key(r.id, ev.seq - kTimelineLimit));
     touched(r.id);
   }
+  // The first event is not written: it follows from the record, and
+  // EmbeddedBroker::timeline derives it (one memtable insert less a submit).
+  void enqueued(JobRecord& r) override {
+    ++r.timeline_seq;
+    touched(r.id);
+  }
   // A flow's record and timeline go (the jobs it made have their own retention).
   void purge_flow(const JobId& id) {
     dels_.push_back({kFlows, std::string(id.raw())});

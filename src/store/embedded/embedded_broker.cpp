@@ -535,7 +535,17 @@ void EmbeddedBroker::timeline(JobId id, std::uint32_t after_seq,
                               Callback<std::vector<TimelineEvent>> done) {
   std::string meta;
   if (db_->get(kJobs, id.raw(), &meta).IsNotFound()) return done(job_not_found(id));
-  done(read_timeline(id, after_seq));
+  auto events = read_timeline(id, after_seq);
+  // "enqueued" is derived (Change::enqueued) while the timeline still holds
+  // its first events; a store written before this kept it as an event.
+  if (after_seq == 0 && (events.empty() || events.front().seq != 1)) {
+    const auto rec = decode_job(meta);
+    const std::uint32_t last = events.empty() ? 0 : events.back().seq;
+    if (rec && std::max(rec->timeline_seq, last) <= kTimelineLimit) {
+      events.insert(events.begin(), enqueued_event(*rec));
+    }
+  }
+  done(std::move(events));
 }
 
 std::vector<TimelineEvent> EmbeddedBroker::read_timeline(const JobId& id, std::uint32_t after_seq) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker_conformance.hpp"
+#include "core/time.hpp"
 
 namespace errand::conformance {
 namespace {
@@ -240,6 +241,40 @@ TEST_P(BrokerTest, TimelineKeepsOnlyTheLast200Events) {
   EXPECT_EQ(must(timeline(id, 250), "timeline after 250").size(), 2u);
   EXPECT_TRUE(ack(id, token).is_ok());
   EXPECT_EQ(must(timeline(id, 252), "timeline after 252").at(0).type, "succeeded");
+}
+
+// The embedded store derives "enqueued" from the record: it must come and go
+// exactly as a stored event would.
+TEST_P(BrokerTest, TimelineStartsWithEnqueuedUntilItsEventTwoHundredAndOne) {
+  SubmitSpec spec = job("chatty");
+  spec.priority = 7;
+  const JobView submitted = submit_ok(std::move(spec));
+  const JobId id = submitted.record.id;
+  auto first = must(timeline(id), "timeline");
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].seq, 1u);
+  EXPECT_EQ(first[0].type, "enqueued");
+  const auto doc = boost::json::parse(first[0].json).as_object();
+  EXPECT_EQ(doc.at("queue").as_string(), "chatty");
+  EXPECT_EQ(doc.at("priority").as_int64(), 7);
+  EXPECT_EQ(doc.at("at").as_string(), format_rfc3339(submitted.record.created_at));
+  EXPECT_TRUE(must(timeline(id, 1), "after 1").empty());
+
+  const std::string token = lease_one("chatty").record.lease_token;  // event 2
+  for (std::uint32_t seq = 3; seq <= kTimelineLimit; ++seq) {
+    ASSERT_TRUE(heartbeat(id, token).is_ok()) << seq;
+  }
+  auto full = must(timeline(id), "200 events");
+  ASSERT_EQ(full.size(), kTimelineLimit);
+  EXPECT_EQ(full.front().type, "enqueued");
+  EXPECT_EQ(full.back().seq, kTimelineLimit);
+  ASSERT_TRUE(heartbeat(id, token).is_ok());  // event 201 pushes event 1 out
+  auto after = must(timeline(id), "201 events");
+  ASSERT_EQ(after.size(), kTimelineLimit);
+  EXPECT_EQ(after.front().seq, 2u);
+  EXPECT_EQ(after.front().type, "leased");
+  reopen();
+  EXPECT_EQ(must(timeline(id), "after a restart").front().seq, 2u);
 }
 
 TEST_P(BrokerTest, TimelineEventsAreJsonObjectsWithSeqTimeAndType) {

@@ -78,8 +78,19 @@ embedded::EmbeddedOptions options_in(const TempDir& dir) {
 
 // Rewrites the value of every record in the column family `cf` (see
 // docs/storage-format.md) of the closed store in `dir`.
-void rewrite_records(const TempDir& dir, const std::string& cf,
-                     const std::function<std::string(std::string)>& change) {
+// Opens a store in `dir`, submits one job to "q", closes it; the job's id.
+JobId store_one_job(const TempDir& dir) {
+  auto broker = must(embedded::open_embedded_broker(options_in(dir)), "open");
+  auto r = must(await_result<std::vector<SubmitOutcome>>(
+                    [&](auto done) { broker->submit({job("q")}, std::move(done)); }),
+                "submit");
+  return r.at(0).job.record.id;
+}
+
+// Opens the closed store in `dir` with plain RocksDB and calls `use` with
+// column family `cf`.
+void with_raw_family(const TempDir& dir, const std::string& cf,
+                     const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle*)>& use) {
   std::vector<std::string> names;
   ASSERT_TRUE(rocksdb::DB::ListColumnFamilies({}, dir.path().string(), &names).ok());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -89,20 +100,28 @@ void rewrite_records(const TempDir& dir, const std::string& cf,
   ASSERT_TRUE(rocksdb::DB::Open({}, dir.path().string(), descriptors, &handles, &raw).ok());
   std::unique_ptr<rocksdb::DB> db(raw);
   const auto it = std::find(names.begin(), names.end(), cf);
-  ASSERT_NE(it, names.end()) << "no column family " << cf;
-  rocksdb::ColumnFamilyHandle* h = handles[it - names.begin()];
-  std::vector<std::pair<std::string, std::string>> records;
-  {
-    std::unique_ptr<rocksdb::Iterator> i(db->NewIterator({}, h));
-    for (i->SeekToFirst(); i->Valid(); i->Next()) {
-      records.emplace_back(i->key().ToString(), i->value().ToString());
-    }
-  }
-  ASSERT_FALSE(records.empty());
-  for (auto& [key, value] : records) {
-    ASSERT_TRUE(db->Put({}, h, key, change(value)).ok());
-  }
+  EXPECT_NE(it, names.end()) << "no column family " << cf;
+  if (it != names.end()) use(*db, handles[it - names.begin()]);
   for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+}
+
+std::vector<std::pair<std::string, std::string>> records_of(rocksdb::DB& db,
+                                                            rocksdb::ColumnFamilyHandle* h) {
+  std::vector<std::pair<std::string, std::string>> records;
+  std::unique_ptr<rocksdb::Iterator> i(db.NewIterator({}, h));
+  for (i->SeekToFirst(); i->Valid(); i->Next()) {
+    records.emplace_back(i->key().ToString(), i->value().ToString());
+  }
+  return records;
+}
+
+void rewrite_records(const TempDir& dir, const std::string& cf,
+                     const std::function<std::string(std::string)>& change) {
+  with_raw_family(dir, cf, [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* h) {
+    const auto records = records_of(db, h);
+    ASSERT_FALSE(records.empty());
+    for (const auto& [key, value] : records) ASSERT_TRUE(db.Put({}, h, key, change(value)).ok());
+  });
 }
 
 TEST(EmbeddedBroker, SecondOpenOfAnOpenStoreIsUnavailable) {
@@ -126,12 +145,7 @@ TEST(EmbeddedBroker, OpenWhereNoDirectoryCanBeMadeIsUnavailable) {
 
 TEST(EmbeddedBroker, RefusesToOpenAStoreWrittenInANewerFormat) {
   TempDir dir;
-  {
-    auto broker = must(embedded::open_embedded_broker(options_in(dir)), "open");
-    auto r = await_result<std::vector<SubmitOutcome>>(
-        [&](auto done) { broker->submit({job("q")}, std::move(done)); });
-    ASSERT_TRUE(r.is_ok()) << describe(r.status());
-  }
+  store_one_job(dir);
   rewrite_records(dir, "jobs", [&](std::string value) {
     value[0] = static_cast<char>(embedded::kJobFormatVersion + 1);
     return value;
@@ -143,14 +157,7 @@ TEST(EmbeddedBroker, RefusesToOpenAStoreWrittenInANewerFormat) {
 
 TEST(EmbeddedBroker, OpensAStoreWrittenInFormatVersion1) {
   TempDir dir;
-  JobId id;
-  {
-    auto broker = must(embedded::open_embedded_broker(options_in(dir)), "open");
-    auto r = await_result<std::vector<SubmitOutcome>>(
-        [&](auto done) { broker->submit({job("q")}, std::move(done)); });
-    ASSERT_TRUE(r.is_ok()) << describe(r.status());
-    id = (*r)[0].job.record.id;
-  }
+  const JobId id = store_one_job(dir);
   // What version 1 wrote (docs/storage-format.md), for the same job.
   rewrite_records(dir, "jobs", [&](std::string) {
     return R"({"v":1,"id":")" + id.to_string() +
@@ -184,6 +191,26 @@ TEST(EmbeddedBroker, OpensAStoreWrittenInFormatVersion1) {
       await_result<std::vector<JobView>>([&](auto done) { broker->lease(spec, std::move(done)); });
   ASSERT_TRUE(leased.is_ok() && leased->size() == 1u);
   EXPECT_EQ((*leased)[0].record.id, id);
+}
+
+// A job's "enqueued" event follows from its record: it is derived when the
+// timeline is read, not written (one memtable insert less a submit).
+TEST(EmbeddedBroker, WritesNoEnqueuedEventAndShowsTheOneAnOlderStoreWrote) {
+  TempDir dir;
+  const JobId id = store_one_job(dir);
+  const std::string stored = R"({"seq":1,"at":"2026-11-01T00:00:00.000Z","type":"enqueued",)"
+                             R"("queue":"as-stored","priority":0})";
+  with_raw_family(dir, "timeline", [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* h) {
+    EXPECT_TRUE(records_of(db, h).empty()) << "a new store writes no enqueued event";
+    // What stores before this one wrote.
+    ASSERT_TRUE(db.Put({}, h, embedded::timeline_key(id, 1), stored).ok());
+  });
+  auto broker = must(embedded::open_embedded_broker(options_in(dir)), "reopen");
+  auto events = await_result<std::vector<TimelineEvent>>(
+      [&](auto done) { broker->timeline(id, 0, std::move(done)); });
+  ASSERT_TRUE(events.is_ok()) << describe(events.status());
+  ASSERT_EQ(events->size(), 1u) << "the stored event, not a second one";
+  EXPECT_EQ(events->at(0).json, stored);
 }
 
 // The embedded store answers the hint from memory, so waiters skip reads.
