@@ -19,12 +19,17 @@ class Writer {
 
   void byte(std::uint8_t b) { out_.push_back(static_cast<char>(b)); }
   void flag(bool b) { byte(b ? 1 : 0); }
+  // Into a buffer first: one append, not a capacity check per byte (timestamps
+  // take six bytes, and a record has a dozen varints).
   void uvarint(std::uint64_t v) {
+    char buf[10];
+    std::size_t n = 0;
     while (v >= 0x80) {
-      byte(static_cast<std::uint8_t>(v | 0x80));
+      buf[n++] = static_cast<char>(v | 0x80);
       v >>= 7;
     }
-    byte(static_cast<std::uint8_t>(v));
+    buf[n++] = static_cast<char>(v);
+    out_.append(buf, n);
   }
   void svarint(std::int64_t v) {
     uvarint((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
@@ -37,7 +42,9 @@ class Writer {
   void real(double d) {
     std::uint64_t u;
     std::memcpy(&u, &d, sizeof u);
-    for (int i = 0; i < 8; ++i) byte(static_cast<std::uint8_t>(u >> (8 * i)));
+    char buf[8];
+    for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(u >> (8 * i));
+    out_.append(buf, sizeof buf);
   }
   void optional(const std::optional<std::int64_t>& v) {
     flag(v.has_value());
