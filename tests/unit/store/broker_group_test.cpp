@@ -190,7 +190,9 @@ TEST_P(BrokerTest, AckAllOfOnlyRefusedAcksWritesNothing) {
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_EQ(outcomes[0].code(), Code::kConflict);
   EXPECT_TRUE(must(ack_all({}), "ack_all of none").empty());
-  if (GetParam().acks_a_batch_in_one_write) EXPECT_EQ(counter->commits(), 0u);
+  if (GetParam().acks_a_batch_in_one_write) {
+    EXPECT_EQ(counter->commits(), 0u);
+  }
   counter.reset();
   EXPECT_EQ(get_ok(leased.record.id).record.state, S::kRunning);
   EXPECT_TRUE(ack(leased.record.id, leased.record.lease_token).is_ok());
