@@ -9,40 +9,56 @@
 namespace errand::api {
 namespace {
 
-std::string waiting_on_json(const WaitingOn& w) {
-  std::string out = "{\"reason\":\"" + std::string(to_string(w.reason)) + "\"";
+// Appended, like job_document: it is part of every submit's answer.
+void append_waiting_on(std::string& out, const WaitingOn& w) {
+  const auto number = [&out](const char* member, std::int64_t n) {
+    out += member;
+    out += std::to_string(n);
+  };
+  const auto time = [&out](const char* member, const std::optional<Millis>& t) {
+    out += member;
+    append_time_or_null(out, t);
+  };
+  out += "{\"reason\":\"";
+  out += to_string(w.reason);
+  out += '"';
   switch (w.reason) {
     case WaitReason::kScheduled:
-      out += ",\"until\":" + time_or_null(w.until);
+      time(",\"until\":", w.until);
       break;
     case WaitReason::kBackoff:
-      out += ",\"attempt\":" + std::to_string(w.attempt);
-      out += ",\"max_attempts\":" + std::to_string(w.max_attempts);
-      out += ",\"until\":" + time_or_null(w.until);
+      number(",\"attempt\":", w.attempt);
+      number(",\"max_attempts\":", w.max_attempts);
+      time(",\"until\":", w.until);
       out += ",\"last_error\":";
       out += w.last_error ? "{" + json_member("message", w.last_error->message) + "," +
                                 json_member("type", w.last_error->type) + "}"
                           : std::string("null");
       break;
     case WaitReason::kPaused:
-      out += ",\"queue\":" + quote(w.queue);
+      out += ",\"queue\":";
+      append_json_string(out, w.queue);
       break;
     case WaitReason::kQueued:
-      out += ",\"ahead\":" + std::to_string(w.ahead);
+      number(",\"ahead\":", w.ahead);
       break;
     case WaitReason::kNoWorkers:
-      out += ",\"ahead\":" + std::to_string(w.ahead);
-      out += ",\"idle_seconds\":" + std::to_string(w.idle_ms / 1000);
-      out += ",\"last_lease_request_at\":" + time_or_null(w.last_lease_request_at);
+      number(",\"ahead\":", w.ahead);
+      number(",\"idle_seconds\":", w.idle_ms / 1000);
+      time(",\"last_lease_request_at\":", w.last_lease_request_at);
       break;
     case WaitReason::kRunning:
-      out += ",\"worker\":" + string_or_null(w.worker);
-      out += ",\"attempt\":" + std::to_string(w.attempt);
-      out += ",\"lease_expires_at\":" + time_or_null(w.until);
-      out += std::string(",\"cancel_requested\":") + (w.cancel_requested ? "true" : "false");
+      out += ",\"worker\":";
+      append_string_or_null(out, w.worker);
+      number(",\"attempt\":", w.attempt);
+      time(",\"lease_expires_at\":", w.until);
+      out += ",\"cancel_requested\":";
+      out += w.cancel_requested ? "true" : "false";
       break;
   }
-  return out + ",\"message\":" + quote(w.message) + "}";
+  out += ",\"message\":";
+  append_json_string(out, w.message);
+  out += '}';
 }
 
 // {"id","step"} of a step's job, plus "compensating": true for a compensation.
@@ -164,7 +180,11 @@ std::string job_document(const JobView& v) {
   out += flow_ref_json(r.flow);
   // Terminal jobs wait on nothing: null.
   out += ",\"waiting_on\":";
-  out += v.waiting_on && !is_terminal(r.state) ? waiting_on_json(*v.waiting_on) : "null";
+  if (v.waiting_on && !is_terminal(r.state)) {
+    append_waiting_on(out, *v.waiting_on);
+  } else {
+    out += "null";
+  }
   out += '}';
   return out;
 }

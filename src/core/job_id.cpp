@@ -13,12 +13,12 @@ bool is_dash_position(std::size_t i) { return i == 8 || i == 13 || i == 18 || i 
 }  // namespace
 
 std::string JobId::to_string() const {
-  std::string out;
-  out.reserve(36);
+  std::string out(36, '-');  // written in place: every answer has ids in it
+  char* p = out.data();
   for (std::size_t i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 0xf]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) ++p;
+    *p++ = kHex[bytes[i] >> 4];
+    *p++ = kHex[bytes[i] & 0xf];
   }
   return out;
 }
