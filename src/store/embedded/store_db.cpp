@@ -6,7 +6,6 @@
 #include <rocksdb/perf_level.h>
 #include <rocksdb/wal_filter.h>
 
-#include <algorithm>
 #include <cstdint>
 
 namespace errand::embedded {
