@@ -149,7 +149,8 @@ class Broker {
   // Acks every job of `specs`: `done` gets each ack's outcome, in order (ok
   // or why it was refused: a lost lease refuses that ack alone), or the
   // error that failed them all. A store may write them as one change; by
-  // default they are ack()s, answered once the last is.
+  // default they are ack()s, sent together but for a job acked again in the
+  // batch, whose later ack waits for its earlier one.
   virtual void ack_all(std::vector<AckSpec> specs, Callback<std::vector<Status>> done);
   virtual void fail(FailSpec spec, Callback<FailOutcome> done) = 0;
   virtual void heartbeat(HeartbeatSpec spec, Callback<HeartbeatOutcome> done) = 0;
