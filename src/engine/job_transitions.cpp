@@ -7,6 +7,10 @@ namespace errand {
 
 void JobChanges::enqueued(JobRecord& r) { event(r, r.created_at, "enqueued", enqueued_fields(r)); }
 
+void JobChanges::succeeded(JobRecord& r) {
+  event(r, *r.finished_at, "succeeded", succeeded_fields(r));
+}
+
 JobRecord new_job(const SubmitSpec& s, const JobId& id, Millis now, JobChanges& c) {
   JobRecord r;
   r.id = id;
@@ -54,8 +58,7 @@ void ack_job(JobRecord& r, Millis now, JobChanges& c) {
   r.lease_token.clear();
   r.lease_expires_at.reset();
   c.moved(r, JobState::kRunning, now);
-  c.event(r, now, "succeeded",
-          "\"attempt\":" + std::to_string(r.attempt) + "," + json_member("worker", r.worker));
+  c.succeeded(r);
 }
 
 FailOutcome fail_attempt(JobRecord& r, JobError error, bool retry,

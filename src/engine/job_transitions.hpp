@@ -31,6 +31,8 @@ class JobChanges {
   // Appends new job `r`'s first event (enqueued_event(r), seq 1). A store
   // that derives it from the record when read only counts it.
   virtual void enqueued(JobRecord& r);
+  // Appends acked job `r`'s last event (succeeded_event(r)), the same way.
+  virtual void succeeded(JobRecord& r);
   // `r` moved from `from` (nullopt: it is new) to its current state.
   virtual void moved(const JobRecord& r, std::optional<JobState> from, Millis at) = 0;
   // `n` jobs of `queue` became ready.

@@ -33,6 +33,15 @@ TimelineEvent enqueued_event(const JobRecord& rec) {
   return next_event(seq, rec.created_at, "enqueued", enqueued_fields(rec));
 }
 
+std::string succeeded_fields(const JobRecord& rec) {
+  return "\"attempt\":" + std::to_string(rec.attempt) + "," + json_member("worker", rec.worker);
+}
+
+TimelineEvent succeeded_event(const JobRecord& rec) {
+  std::uint32_t seq = rec.timeline_seq - 1;
+  return next_event(seq, rec.finished_at.value_or(0), "succeeded", succeeded_fields(rec));
+}
+
 TimelineEvent next_event(std::uint32_t& seq, Millis at, std::string_view type,
                          std::string_view fields_json) {
   TimelineEvent ev;

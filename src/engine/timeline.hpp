@@ -23,6 +23,10 @@ TimelineEvent next_event(std::uint32_t& seq, Millis at, std::string_view type,
 // (the embedded store does). Its fields, and the whole event.
 std::string enqueued_fields(const JobRecord& rec);
 TimelineEvent enqueued_event(const JobRecord& rec);
+// An acked job's last event, "succeeded" (seq rec.timeline_seq, at its end),
+// follows from the record too: a succeeded job changes no more.
+std::string succeeded_fields(const JobRecord& rec);
+TimelineEvent succeeded_event(const JobRecord& rec);
 
 // An event as a store keeps it (its seq and JSON), with its type read back.
 TimelineEvent stored_event(std::uint32_t seq, std::string json);

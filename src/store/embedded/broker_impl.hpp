@@ -63,13 +63,24 @@ class Change final : public JobChanges {
              std::string_view fields = {}) override {
     TimelineEvent ev = next_event(r, at, type, fields);
     put(kTimeline, timeline_key(r.id, ev.seq), std::move(ev.json));
-    if (ev.seq > kTimelineLimit) del(kTimeline, timeline_key(r.id, ev.seq - kTimelineLimit));
-    touched(r.id);
+    counted(r);
   }
-  // The first event is not written: it follows from the record, and
-  // EmbeddedBroker::timeline derives it (one memtable insert less a submit).
+  // The first and the last event (a job's "enqueued" and its "succeeded")
+  // are not written: they follow from the record, and
+  // EmbeddedBroker::timeline derives them (a memtable insert less each).
   void enqueued(JobRecord& r) override {
     ++r.timeline_seq;
+    counted(r);
+  }
+  void succeeded(JobRecord& r) override {
+    ++r.timeline_seq;
+    counted(r);
+  }
+  // Event r.timeline_seq was added: the one kTimelineLimit before it goes.
+  void counted(const JobRecord& r) {
+    if (r.timeline_seq > kTimelineLimit) {
+      del(kTimeline, timeline_key(r.id, r.timeline_seq - kTimelineLimit));
+    }
     touched(r.id);
   }
   // A flow's record and timeline go (the jobs it made have their own retention).

@@ -536,14 +536,18 @@ void EmbeddedBroker::timeline(JobId id, std::uint32_t after_seq,
   std::string meta;
   if (db_->get(kJobs, id.raw(), &meta).IsNotFound()) return done(job_not_found(id));
   auto events = read_timeline(id, after_seq);
-  // "enqueued" is derived (Change::enqueued) while the timeline still holds
-  // its first events; a store written before this kept it as an event.
-  if (after_seq == 0 && (events.empty() || events.front().seq != 1)) {
-    const auto rec = decode_job(meta);
-    const std::uint32_t last = events.empty() ? 0 : events.back().seq;
-    if (rec && std::max(rec->timeline_seq, last) <= kTimelineLimit) {
-      events.insert(events.begin(), enqueued_event(*rec));
-    }
+  const auto rec = decode_job(meta);
+  if (!rec) return done(std::move(events));
+  // "enqueued" and "succeeded" are derived (Change::enqueued and
+  // Change::succeeded); a store written before this kept them as events.
+  const std::uint32_t last = events.empty() ? 0 : events.back().seq;
+  if (after_seq == 0 && (events.empty() || events.front().seq != 1) &&
+      std::max(rec->timeline_seq, last) <= kTimelineLimit) {
+    events.insert(events.begin(), enqueued_event(*rec));
+  }
+  // A succeeded job's last event, unless it was written.
+  if (rec->state == JobState::kSucceeded && rec->timeline_seq > std::max(after_seq, last)) {
+    events.push_back(succeeded_event(*rec));
   }
   done(std::move(events));
 }

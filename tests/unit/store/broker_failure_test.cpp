@@ -241,6 +241,14 @@ TEST_P(BrokerTest, TimelineKeepsOnlyTheLast200Events) {
   EXPECT_EQ(must(timeline(id, 250), "timeline after 250").size(), 2u);
   EXPECT_TRUE(ack(id, token).is_ok());
   EXPECT_EQ(must(timeline(id, 252), "timeline after 252").at(0).type, "succeeded");
+  // The last event pushes the oldest out, derived or written.
+  for (int round = 0; round < 2; ++round) {
+    const auto ended = must(timeline(id), "timeline of the succeeded job");
+    ASSERT_EQ(ended.size(), kTimelineLimit) << round;
+    EXPECT_EQ(ended.front().seq, 54u) << round;
+    EXPECT_EQ(ended.back().seq, 253u) << round;
+    reopen();
+  }
 }
 
 // The embedded store derives "enqueued" from the record: it must come and go
@@ -275,6 +283,37 @@ TEST_P(BrokerTest, TimelineStartsWithEnqueuedUntilItsEventTwoHundredAndOne) {
   EXPECT_EQ(after.front().type, "leased");
   reopen();
   EXPECT_EQ(must(timeline(id), "after a restart").front().seq, 2u);
+}
+
+// The embedded store derives "succeeded" from the record too: it must read
+// as a stored event would, whatever came before it.
+TEST_P(BrokerTest, SucceededIsTheLastEventWithTheAttemptAndWorkerThatEndedIt) {
+  SubmitSpec spec = job("twice");
+  spec.max_attempts = 2;
+  const JobId id = submit_ok(std::move(spec)).record.id;
+  ASSERT_EQ(must(fail(fail_spec(lease_one("twice"), true, 0)), "fail").state, S::kQueued);
+  LeaseSpec second = lease_spec({"twice"});
+  second.worker = "worker-\"2\"";
+  const auto leased = must(lease(second), "second lease");
+  ASSERT_EQ(leased.size(), 1u);
+  ASSERT_TRUE(ack(id, leased[0].record.lease_token).is_ok());
+  const JobRecord ended = get_ok(id).record;
+  for (int round = 0; round < 2; ++round) {
+    const auto events = must(timeline(id), "timeline");
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back().seq, ended.timeline_seq);
+    EXPECT_EQ(events.back().type, "succeeded");
+    EXPECT_EQ(events.back().json,
+              R"({"seq":)" + std::to_string(ended.timeline_seq) + R"(,"at":")" +
+                  format_rfc3339(*ended.finished_at) +
+                  R"(","type":"succeeded","attempt":2,"worker":"worker-\"2\""})");
+    EXPECT_EQ(events[events.size() - 2].type, "leased");
+    const auto last = must(timeline(id, ended.timeline_seq - 1), "after the one before");
+    ASSERT_EQ(last.size(), 1u);
+    EXPECT_EQ(last[0].json, events.back().json);
+    EXPECT_TRUE(must(timeline(id, ended.timeline_seq), "after the last").empty());
+    reopen();
+  }
 }
 
 TEST_P(BrokerTest, TimelineEventsAreJsonObjectsWithSeqTimeAndType) {

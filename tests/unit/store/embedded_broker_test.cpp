@@ -213,6 +213,41 @@ TEST(EmbeddedBroker, WritesNoEnqueuedEventAndShowsTheOneAnOlderStoreWrote) {
   EXPECT_EQ(events->at(0).json, stored);
 }
 
+// So does "succeeded": an acked job's timeline holds only what came between.
+TEST(EmbeddedBroker, WritesNoSucceededEventAndShowsTheOneAnOlderStoreWrote) {
+  TempDir dir;
+  JobId id;
+  {
+    auto broker = must(embedded::open_embedded_broker(options_in(dir)), "open");
+    id = must(await_result<std::vector<SubmitOutcome>>(
+                  [&](auto done) { broker->submit({job("q")}, std::move(done)); }),
+              "submit")
+             .at(0)
+             .job.record.id;
+    auto leased = must(await_result<std::vector<JobView>>(
+                           [&](auto done) { broker->lease(lease_spec({"q"}), std::move(done)); }),
+                       "lease");
+    ASSERT_EQ(leased.size(), 1u);
+    ASSERT_TRUE(await_result<JobState>([&](auto done) {
+                  broker->ack(AckSpec{id, leased[0].record.lease_token, "null"}, std::move(done));
+                }).is_ok());
+  }
+  const std::string stored = R"({"seq":3,"at":"2026-11-01T00:00:00.000Z","type":"succeeded",)"
+                             R"("attempt":1,"worker":"as-stored"})";
+  with_raw_family(dir, "timeline", [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* h) {
+    const auto records = records_of(db, h);
+    ASSERT_EQ(records.size(), 1u) << "only the leased event is written";
+    EXPECT_EQ(records[0].first, embedded::timeline_key(id, 2));
+    ASSERT_TRUE(db.Put({}, h, embedded::timeline_key(id, 3), stored).ok());
+  });
+  auto broker = must(embedded::open_embedded_broker(options_in(dir)), "reopen");
+  auto events = await_result<std::vector<TimelineEvent>>(
+      [&](auto done) { broker->timeline(id, 0, std::move(done)); });
+  ASSERT_TRUE(events.is_ok()) << describe(events.status());
+  ASSERT_EQ(events->size(), 3u) << "the stored event, not a second one";
+  EXPECT_EQ(events->at(2).json, stored);
+}
+
 // The embedded store answers the hint from memory, so waiters skip reads.
 TEST(EmbeddedBroker, KnowsAQueuedOrRunningJobIsUnfinished) {
   TempDir dir;
