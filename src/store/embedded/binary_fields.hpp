@@ -19,9 +19,11 @@ class Writer {
 
   void byte(std::uint8_t b) { out_.push_back(static_cast<char>(b)); }
   void flag(bool b) { byte(b ? 1 : 0); }
-  // Into a buffer first: one append, not a capacity check per byte (timestamps
-  // take six bytes, and a record has a dozen varints).
+  // Most varints (flags, counts, lengths) take one byte; the others go into a
+  // buffer first: one append, not a capacity check per byte (timestamps take
+  // six bytes). A record has about twenty, and W2 encodes six a job.
   void uvarint(std::uint64_t v) {
+    if (v < 0x80) return out_.push_back(static_cast<char>(v));
     char buf[10];
     std::size_t n = 0;
     while (v >= 0x80) {
