@@ -190,10 +190,19 @@ void EmbeddedBroker::deliver(Grant& g, const Status& written) {
   if (!written.is_ok()) return g.done(written);
   // Read after the commit: the submit that wrote a payload may have been in
   // this very group.
+  std::vector<std::size_t> unread;
+  std::vector<std::string_view> keys;
   for (std::size_t i = 0; i < g.jobs.size(); ++i) {
-    if (g.jobs[i].payload_json.empty()) {
-      g.jobs[i].payload_json = read_value(kPayloads, g.jobs[i].record.id);
-    }
+    if (!g.jobs[i].payload_json.empty()) continue;
+    unread.push_back(i);
+    keys.push_back(g.jobs[i].record.id.raw());
+  }
+  std::vector<std::string> payloads;
+  db_->get_all(kPayloads, keys, payloads);
+  for (std::size_t k = 0; k < unread.size(); ++k) {
+    g.jobs[unread[k]].payload_json = std::move(payloads[k]);
+  }
+  for (std::size_t i = 0; i < g.jobs.size(); ++i) {
     if (g.inputs[i]) {
       read_flow_inputs(*g.inputs[i]);
       g.jobs[i].flow = std::move(g.inputs[i]->flow);

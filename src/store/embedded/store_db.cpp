@@ -145,6 +145,22 @@ rocksdb::Status StoreDb::get(std::size_t cf, std::string_view key, std::string* 
   return db_ ? db_->Get({}, handles_[cf], key, value) : closed();
 }
 
+void StoreDb::get_all(std::size_t cf, const std::vector<std::string_view>& keys,
+                      std::vector<std::string>& values) {
+  values.assign(keys.size(), std::string());
+  if (keys.empty()) return;
+  quiet_perf_counters();
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> found(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  std::shared_lock gate(gate_);
+  if (!db_) return;
+  db_->MultiGet({}, handles_[cf], keys.size(), slices.data(), found.data(), statuses.data());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].ok()) values[i].assign(found[i].data(), found[i].size());
+  }
+}
+
 std::uint64_t StoreDb::entries_in_memory(std::size_t cf) {
   std::shared_lock gate(gate_);
   std::uint64_t active = 0, immutable = 0;

@@ -57,6 +57,11 @@ class StoreDb {
   StoreDb& operator=(const StoreDb&) = delete;
 
   rocksdb::Status get(std::size_t cf, std::string_view key, std::string* value);
+  // get() of every key at once (one lookup setup for all; a lease answers
+  // with up to a hundred payloads): values[i] is keys[i]'s, empty when it
+  // has none or its read failed.
+  void get_all(std::size_t cf, const std::vector<std::string_view>& keys,
+               std::vector<std::string>& values);
   // How many entries the column family's memtables hold (each put or delete
   // is one, until flushed): what a write costs in memory inserts.
   std::uint64_t entries_in_memory(std::size_t cf);

@@ -13,6 +13,7 @@
 #include "broker_conformance.hpp"
 #include "store/embedded/embedded_broker.hpp"
 #include "store/embedded/record_codec.hpp"
+#include "store/embedded/store_db.hpp"
 
 namespace errand::conformance {
 namespace {
@@ -246,6 +247,20 @@ TEST(EmbeddedBroker, WritesNoSucceededEventAndShowsTheOneAnOlderStoreWrote) {
   ASSERT_TRUE(events.is_ok()) << describe(events.status());
   ASSERT_EQ(events->size(), 3u) << "the stored event, not a second one";
   EXPECT_EQ(events->at(2).json, stored);
+}
+
+// A lease reads its jobs' payloads with one get_all().
+TEST(StoreDb, GetAllAnswersEachKeyInOrderAndNothingForAMissingOne) {
+  TempDir dir;
+  auto db = must(embedded::StoreDb::open({dir.path().string(), {"data"}, nullptr, {}}), "open");
+  rocksdb::WriteBatch batch;
+  for (const std::string key : {"a", "c", "b"}) batch.Put(db->handles()[0], key, "value of " + key);
+  ASSERT_TRUE(db->write(rocksdb::WriteOptions(), &batch).ok());
+  std::vector<std::string> values = {"stale"};
+  db->get_all(0, {"b", "missing", "a", "b"}, values);
+  EXPECT_EQ(values, (std::vector<std::string>{"value of b", "", "value of a", "value of b"}));
+  db->get_all(0, {}, values);
+  EXPECT_TRUE(values.empty());
 }
 
 // The embedded store answers the hint from memory, so waiters skip reads.
