@@ -59,6 +59,10 @@ struct JobRecord {
   std::string traceparent;
   std::uint64_t payload_hash = 0;  // tells an idempotent replay from a conflict
   std::uint32_t timeline_seq = 0;  // seq of the last timeline event
+  // The current attempt's "leased" event is not written yet: it follows
+  // from this record (a store that derives it, engine/timeline.hpp). Set
+  // by a lease; cleared when the event is written, before any other event.
+  bool leased_event_unwritten = false;
   std::optional<FlowRef> flow;
 };
 

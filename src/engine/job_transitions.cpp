@@ -7,6 +7,8 @@ namespace errand {
 
 void JobChanges::enqueued(JobRecord& r) { event(r, r.created_at, "enqueued", enqueued_fields(r)); }
 
+void JobChanges::leased(JobRecord& r) { event(r, *r.started_at, "leased", leased_fields(r)); }
+
 void JobChanges::succeeded(JobRecord& r) {
   event(r, *r.finished_at, "succeeded", succeeded_fields(r));
 }
@@ -47,9 +49,7 @@ void lease_job(JobRecord& r, std::string_view worker, std::string token, std::in
   r.granted_lease_ms = lease_ms;
   r.lease_expires_at = now + lease_ms;
   c.moved(r, JobState::kQueued, now);
-  c.event(r, now, "leased",
-          json_member("worker", r.worker) + ",\"attempt\":" + std::to_string(r.attempt) + "," +
-              json_member("lease_expires_at", format_rfc3339(*r.lease_expires_at)));
+  c.leased(r);
 }
 
 void ack_job(JobRecord& r, Millis now, JobChanges& c) {
@@ -103,18 +103,21 @@ FailOutcome fail_attempt(JobRecord& r, JobError error, bool retry,
 HeartbeatOutcome heartbeat_job(JobRecord& r, std::optional<std::int64_t> lease_ms,
                                const std::string& progress_json, Millis now, JobChanges& c) {
   // Without lease_ms a heartbeat renews for as long as the lease was granted.
-  if (lease_ms) r.granted_lease_ms = *lease_ms;
-  r.lease_expires_at = now + r.granted_lease_ms;
+  const std::int64_t granted = lease_ms.value_or(r.granted_lease_ms);
+  const Millis expires = now + granted;
+  // The event before the record changes: a store that has not written the
+  // lease's event yet writes it from the record as the lease left it.
   if (!progress_json.empty()) {
-    r.progress_json = progress_json;
     // The progress object's members become the event's fields.
     c.event(r, now, "progress",
             std::string_view(progress_json).substr(1, progress_json.size() - 2));
+    r.progress_json = progress_json;
   } else {
-    c.event(r, now, "heartbeat",
-            json_member("lease_expires_at", format_rfc3339(*r.lease_expires_at)));
+    c.event(r, now, "heartbeat", json_member("lease_expires_at", format_rfc3339(expires)));
   }
-  return {*r.lease_expires_at, r.cancel_requested};
+  r.granted_lease_ms = granted;
+  r.lease_expires_at = expires;
+  return {expires, r.cancel_requested};
 }
 
 void cancel_job(JobRecord& r, Millis now, JobChanges& c) {

@@ -33,6 +33,10 @@ class JobChanges {
   virtual void enqueued(JobRecord& r);
   // Appends acked job `r`'s last event (succeeded_event(r)), the same way.
   virtual void succeeded(JobRecord& r);
+  // Appends just-leased job `r`'s event (leased_event(r)). A store that
+  // derives it only counts it and sets r.leased_event_unwritten; it writes
+  // it as the job's next event() comes, unless that is succeeded().
+  virtual void leased(JobRecord& r);
   // `r` moved from `from` (nullopt: it is new) to its current state.
   virtual void moved(const JobRecord& r, std::optional<JobState> from, Millis at) = 0;
   // `n` jobs of `queue` became ready.

@@ -33,6 +33,17 @@ TimelineEvent enqueued_event(const JobRecord& rec) {
   return next_event(seq, rec.created_at, "enqueued", enqueued_fields(rec));
 }
 
+std::string leased_fields(const JobRecord& rec) {
+  const Millis started = rec.started_at.value_or(0);
+  return json_member("worker", rec.worker) + ",\"attempt\":" + std::to_string(rec.attempt) + "," +
+         json_member("lease_expires_at", format_rfc3339(started + rec.granted_lease_ms));
+}
+
+TimelineEvent leased_event(const JobRecord& rec, std::uint32_t seq) {
+  --seq;
+  return next_event(seq, rec.started_at.value_or(0), "leased", leased_fields(rec));
+}
+
 std::string succeeded_fields(const JobRecord& rec) {
   return "\"attempt\":" + std::to_string(rec.attempt) + "," + json_member("worker", rec.worker);
 }

@@ -61,15 +61,26 @@ class Change final : public JobChanges {
   }
   void event(JobRecord& r, Millis at, std::string_view type,
              std::string_view fields = {}) override {
+    if (r.leased_event_unwritten) {
+      // Another event follows the lease's: the record will not show that
+      // one any more, so it is written now, where it belongs.
+      r.leased_event_unwritten = false;
+      put(kTimeline, timeline_key(r.id, r.timeline_seq), leased_event(r, r.timeline_seq).json);
+    }
     TimelineEvent ev = next_event(r, at, type, fields);
     put(kTimeline, timeline_key(r.id, ev.seq), std::move(ev.json));
     counted(r);
   }
-  // The first and the last event (a job's "enqueued" and its "succeeded")
-  // are not written: they follow from the record, and
-  // EmbeddedBroker::timeline derives them (a memtable insert less each).
+  // A job's "enqueued", "leased" and "succeeded" events are not written
+  // while they follow from the record (engine/timeline.hpp), and
+  // EmbeddedBroker::timeline derives them: a memtable insert less each.
   void enqueued(JobRecord& r) override {
     ++r.timeline_seq;
+    counted(r);
+  }
+  void leased(JobRecord& r) override {
+    ++r.timeline_seq;
+    r.leased_event_unwritten = true;
     counted(r);
   }
   void succeeded(JobRecord& r) override {

@@ -547,12 +547,20 @@ void EmbeddedBroker::timeline(JobId id, std::uint32_t after_seq,
   auto events = read_timeline(id, after_seq);
   const auto rec = decode_job(meta);
   if (!rec) return done(std::move(events));
-  // "enqueued" and "succeeded" are derived (Change::enqueued and
-  // Change::succeeded); a store written before this kept them as events.
+  // "enqueued", "leased" and "succeeded" are derived (Change::enqueued,
+  // ::leased and ::succeeded); a store written before this kept them as
+  // events. A derived one is newer than every stored one but "enqueued":
+  // one stored at its seq or later means the record was read before it
+  // was written (timeline reads are not snapshots).
   const std::uint32_t last = events.empty() ? 0 : events.back().seq;
   if (after_seq == 0 && (events.empty() || events.front().seq != 1) &&
       std::max(rec->timeline_seq, last) <= kTimelineLimit) {
     events.insert(events.begin(), enqueued_event(*rec));
+  }
+  if (rec->leased_event_unwritten) {
+    const bool acked = rec->state == JobState::kSucceeded;
+    const std::uint32_t seq = acked ? rec->timeline_seq - 1 : rec->timeline_seq;
+    if (seq > std::max(after_seq, last)) events.push_back(leased_event(*rec, seq));
   }
   // A succeeded job's last event, unless it was written.
   if (rec->state == JobState::kSucceeded && rec->timeline_seq > std::max(after_seq, last)) {

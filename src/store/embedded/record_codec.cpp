@@ -11,7 +11,14 @@ namespace {
 constexpr char kJsonRecordStart = '{';
 
 // Which optional parts a job record has, as bits of one byte.
-enum JobParts : std::uint8_t { kHasError = 1, kHasFlow = 2, kCancelRequested = 4 };
+enum JobParts : std::uint8_t {
+  kHasError = 1,
+  kHasFlow = 2,
+  kCancelRequested = 4,
+  kLeasedEventUnwritten = 8,  // since version 3
+};
+constexpr std::uint8_t kAllJobParts =
+    kHasError | kHasFlow | kCancelRequested | kLeasedEventUnwritten;
 
 }  // namespace
 
@@ -31,7 +38,8 @@ void append_job_fields(const JobRecord& r, std::string& out) {
   w.text(r.queue);
   w.byte(static_cast<std::uint8_t>(r.state));
   w.byte(static_cast<std::uint8_t>((r.error ? kHasError : 0) | (r.flow ? kHasFlow : 0) |
-                                   (r.cancel_requested ? kCancelRequested : 0)));
+                                   (r.cancel_requested ? kCancelRequested : 0) |
+                                   (r.leased_event_unwritten ? kLeasedEventUnwritten : 0)));
   w.svarint(r.priority);
   w.svarint(r.attempt);
   w.svarint(r.max_attempts);
@@ -72,10 +80,14 @@ void append_job_fields(const JobRecord& r, std::string& out) {
 std::optional<JobRecord> decode_job(std::string_view value) {
   if (!value.empty() && value[0] == kJsonRecordStart) return decode_job_v1(value);
   binary::Reader in(value);
-  if (in.byte() != kJobFormatVersion) return std::nullopt;
+  const std::uint8_t version = in.byte();
+  if (version != kJobFormatVersion && version != 2) return std::nullopt;
   const std::string_view id = in.fixed(16);
   if (!in.ok()) return std::nullopt;
-  return decode_job_fields(JobId::from_raw(id), value.substr(1 + id.size()));  // version, id
+  auto r = decode_job_fields(JobId::from_raw(id), value.substr(1 + id.size()));  // version, id
+  // Version 2 is version 3 without the leased_event_unwritten bit.
+  if (r && version == 2 && r->leased_event_unwritten) return std::nullopt;
+  return r;
 }
 
 std::optional<JobRecord> decode_job_fields(const JobId& id, std::string_view fields) {
@@ -87,8 +99,9 @@ std::optional<JobRecord> decode_job_fields(const JobId& id, std::string_view fie
   if (state >= kJobStateCount) return std::nullopt;
   r.state = static_cast<JobState>(state);
   const std::uint8_t parts = in.byte();
-  if (parts & ~(kHasError | kHasFlow | kCancelRequested)) return std::nullopt;
+  if (parts & ~kAllJobParts) return std::nullopt;
   r.cancel_requested = parts & kCancelRequested;
+  r.leased_event_unwritten = parts & kLeasedEventUnwritten;
   r.priority = in.integer<int>();
   r.attempt = in.integer<int>();
   r.max_attempts = in.integer<int>();

@@ -17,7 +17,8 @@ namespace errand::embedded {
 // The JSON records: flows, and the jobs and queues written before version 2.
 inline constexpr int kRecordFormatVersion = 1;
 // The binary job and queue records: their first byte.
-inline constexpr std::uint8_t kJobFormatVersion = 2;
+// Jobs: version 3 adds a part bit to version 2, which is still read.
+inline constexpr std::uint8_t kJobFormatVersion = 3;
 inline constexpr std::uint8_t kQueueFormatVersion = 2;
 
 std::string encode_job(const JobRecord& rec);

@@ -83,7 +83,7 @@ class PgChange final : public JobChanges {
   void touched_flow(const JobId& id) { touched_flows_.push_back(id); }
   // A job this change leases, as it writes the row, for LeasedRows once
   // committed.
-  void leased(const JobRecord& r, const std::string& payload_json) {
+  void keep_leased(const JobRecord& r, const std::string& payload_json) {
     leased_.push_back(LeasedRows::Row{r, payload_json, {}});
     leased_.back().record.payload_hash = 0;  // not a column: as a read gives it
   }

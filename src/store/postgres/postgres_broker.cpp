@@ -286,7 +286,7 @@ void PostgresBroker::save_leased(PgConnection& c, const JobRecord& r,
                                  std::optional<LeasedRows::Row>& known, PgChange& change) {
   if (!known) return save_job(c, r);
   c.defer("update_job_as_read", kUpdateJobAsReadSql, update_job_params(r).text(known->xmin));
-  if (r.state == JobState::kRunning) change.leased(r, known->payload_json);
+  if (r.state == JobState::kRunning) change.keep_leased(r, known->payload_json);
 }
 
 Result<JobView> PostgresBroker::read_job(PgConnection& c, const JobId& id, bool explained) {
@@ -472,7 +472,7 @@ void PostgresBroker::hand_off(JobRecord& r, const std::string& payload,
     lease_job(r, h.spec.worker, new_lease_token(), h.spec.lease_ms.value_or(r.lease_ms),
               now_millis(), change);
     change.taken(r.queue);
-    change.leased(r, payload);
+    change.keep_leased(r, payload);
     h.jobs.push_back(JobView{r, payload, {}});
     return;
   }
@@ -669,7 +669,7 @@ std::vector<JobView> PostgresBroker::take_ready(PgConnection& c, const LeaseSpec
         lease_job(r, spec.worker, new_lease_token(), spec.lease_ms.value_or(r.lease_ms), now,
                   change);
         leased.push_back(JobView{std::move(r), std::string(rows.text(i, kJobColumnCount)), {}});
-        change.leased(leased.back().record, leased.back().payload_json);
+        change.keep_leased(leased.back().record, leased.back().payload_json);
       }
       // Written before the next claim, which would find them again.
       std::vector<const JobRecord*> taken;

@@ -316,6 +316,59 @@ TEST_P(BrokerTest, SucceededIsTheLastEventWithTheAttemptAndWorkerThatEndedIt) {
   }
 }
 
+// And "leased", until the job's next event: whatever a heartbeat renews, the
+// event shows the lease as it was granted, before and after a restart.
+TEST_P(BrokerTest, LeasedEventShowsTheLeaseAsGrantedWhateverCameAfter) {
+  SubmitSpec spec = job("granted");
+  spec.max_attempts = 2;
+  const JobId id = submit_ok(std::move(spec)).record.id;
+  const JobView first = lease_one("granted", 30'000);
+  const auto leased_json = [](const JobRecord& r, std::uint32_t seq) {
+    return R"({"seq":)" + std::to_string(seq) + R"(,"at":")" + format_rfc3339(*r.started_at) +
+           R"(","type":"leased","worker":"worker-1","attempt":)" + std::to_string(r.attempt) +
+           R"(,"lease_expires_at":")" + format_rfc3339(*r.started_at + 30'000) + R"("})";
+  };
+  const std::string first_leased = leased_json(first.record, 2);
+  const auto types = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : must(timeline(id), "timeline")) out.push_back(e.type);
+    return out;
+  };
+  for (int round = 0; round < 2; ++round) {
+    const auto events = must(timeline(id), "timeline while running");
+    ASSERT_EQ(events.size(), 2u) << round;
+    EXPECT_EQ(events[1].json, first_leased) << round;
+    const auto after_one = must(timeline(id, 1), "after 1");
+    ASSERT_EQ(after_one.size(), 1u) << round;
+    EXPECT_EQ(after_one[0].json, first_leased) << round;
+    EXPECT_TRUE(must(timeline(id, 2), "after 2").empty()) << round;
+    reopen();
+  }
+
+  ASSERT_TRUE(heartbeat(id, first.record.lease_token, 90'000).is_ok());
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(must(timeline(id), "after a heartbeat").at(1).json, first_leased) << round;
+    EXPECT_EQ(types(), (std::vector<std::string>{"enqueued", "leased", "heartbeat"})) << round;
+    reopen();
+  }
+
+  ASSERT_EQ(must(fail(fail_spec(first, true, 0)), "fail").state, S::kQueued);
+  const JobView second = lease_one("granted", 30'000);
+  ASSERT_TRUE(ack(id, second.record.lease_token).is_ok());
+  const JobRecord ended = get_ok(id).record;
+  for (int round = 0; round < 2; ++round) {
+    const auto events = must(timeline(id), "after the second attempt");
+    EXPECT_EQ(types(), (std::vector<std::string>{"enqueued", "leased", "heartbeat",
+                                                 "failed_attempt", "leased", "succeeded"}))
+        << round;
+    ASSERT_EQ(events.size(), 6u) << round;
+    EXPECT_EQ(events[1].json, first_leased) << round;
+    EXPECT_EQ(events[4].json, leased_json(ended, 5)) << round;
+    EXPECT_EQ(events[5].seq, 6u) << round;
+    reopen();
+  }
+}
+
 TEST_P(BrokerTest, TimelineEventsAreJsonObjectsWithSeqTimeAndType) {
   const Millis before = now_millis();
   const JobId id = submit_ok(job("events")).record.id;

@@ -214,39 +214,68 @@ TEST(EmbeddedBroker, WritesNoEnqueuedEventAndShowsTheOneAnOlderStoreWrote) {
   EXPECT_EQ(events->at(0).json, stored);
 }
 
-// So does "succeeded": an acked job's timeline holds only what came between.
-TEST(EmbeddedBroker, WritesNoSucceededEventAndShowsTheOneAnOlderStoreWrote) {
+// So do "leased" and "succeeded": a job leased and acked at once writes no
+// event at all; a heartbeat between writes the lease's then its own.
+TEST(EmbeddedBroker, WritesNoLeasedOrSucceededEventAndShowsThoseAnOlderStoreWrote) {
   TempDir dir;
-  JobId id;
+  JobId acked;
+  JobId beating;
   {
     auto broker = must(embedded::open_embedded_broker(options_in(dir)), "open");
-    id = must(await_result<std::vector<SubmitOutcome>>(
-                  [&](auto done) { broker->submit({job("q")}, std::move(done)); }),
-              "submit")
-             .at(0)
-             .job.record.id;
-    auto leased = must(await_result<std::vector<JobView>>(
-                           [&](auto done) { broker->lease(lease_spec({"q"}), std::move(done)); }),
+    const auto submitted = must(await_result<std::vector<SubmitOutcome>>([&](auto done) {
+                                  broker->submit({job("q"), job("q")}, std::move(done));
+                                }),
+                                "submit");
+    acked = submitted.at(0).job.record.id;
+    beating = submitted.at(1).job.record.id;
+    auto leased = must(await_result<std::vector<JobView>>([&](auto done) {
+                         broker->lease(lease_spec({"q"}, 2), std::move(done));
+                       }),
                        "lease");
-    ASSERT_EQ(leased.size(), 1u);
-    ASSERT_TRUE(await_result<JobState>([&](auto done) {
-                  broker->ack(AckSpec{id, leased[0].record.lease_token, "null"}, std::move(done));
+    ASSERT_EQ(leased.size(), 2u);
+    ASSERT_TRUE(
+        await_result<JobState>([&](auto done) {
+          broker->ack(AckSpec{acked, leased[0].record.lease_token, "null"}, std::move(done));
+        }).is_ok());
+    ASSERT_TRUE(await_result<HeartbeatOutcome>([&](auto done) {
+                  broker->heartbeat(HeartbeatSpec{beating, leased[1].record.lease_token, 5000, {}},
+                                    std::move(done));
                 }).is_ok());
   }
-  const std::string stored = R"({"seq":3,"at":"2026-11-01T00:00:00.000Z","type":"succeeded",)"
-                             R"("attempt":1,"worker":"as-stored"})";
+  const std::string stored_leased =
+      R"({"seq":2,"at":"2026-11-01T00:00:00.000Z","type":"leased","worker":"as-stored",)"
+      R"("attempt":1,"lease_expires_at":"2026-11-01T00:00:30.000Z"})";
+  const std::string stored_succeeded =
+      R"({"seq":3,"at":"2026-11-01T00:00:01.000Z","type":"succeeded",)"
+      R"("attempt":1,"worker":"as-stored"})";
   with_raw_family(dir, "timeline", [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* h) {
     const auto records = records_of(db, h);
-    ASSERT_EQ(records.size(), 1u) << "only the leased event is written";
-    EXPECT_EQ(records[0].first, embedded::timeline_key(id, 2));
-    ASSERT_TRUE(db.Put({}, h, embedded::timeline_key(id, 3), stored).ok());
+    ASSERT_EQ(records.size(), 2u) << "the heartbeat's job's lease and heartbeat alone";
+    EXPECT_EQ(records[0].first, embedded::timeline_key(beating, 2));
+    EXPECT_EQ(records[1].first, embedded::timeline_key(beating, 3));
+    // What stores before this one wrote for the acked job.
+    ASSERT_TRUE(db.Put({}, h, embedded::timeline_key(acked, 2), stored_leased).ok());
+    ASSERT_TRUE(db.Put({}, h, embedded::timeline_key(acked, 3), stored_succeeded).ok());
+  });
+  // ... and its record, in version 2: without the bit for an unwritten lease.
+  rewrite_records(dir, "jobs", [&](std::string value) {
+    auto r = embedded::decode_job(value);
+    EXPECT_TRUE(r.has_value());
+    if (!r || r->id != acked) return value;
+    EXPECT_TRUE(r->leased_event_unwritten);
+    r->leased_event_unwritten = false;
+    std::string v2 = embedded::encode_job(*r);
+    v2[0] = 2;
+    return v2;
   });
   auto broker = must(embedded::open_embedded_broker(options_in(dir)), "reopen");
   auto events = await_result<std::vector<TimelineEvent>>(
-      [&](auto done) { broker->timeline(id, 0, std::move(done)); });
+      [&](auto done) { broker->timeline(acked, 0, std::move(done)); });
   ASSERT_TRUE(events.is_ok()) << describe(events.status());
-  ASSERT_EQ(events->size(), 3u) << "the stored event, not a second one";
-  EXPECT_EQ(events->at(2).json, stored);
+  ASSERT_EQ(events->size(), 3u) << "the stored events, not second ones";
+  EXPECT_EQ(events->at(0).type, "enqueued");
+  EXPECT_EQ(events->at(1).json, stored_leased);
+  EXPECT_EQ(events->at(2).json, stored_succeeded);
 }
 
 // A lease reads its jobs' payloads with one get_all().

@@ -34,6 +34,7 @@ JobRecord full_record() {
   r.error = JobError{"it \"broke\"\n", "IOError", "détail ✓", 2};
   r.progress_json = R"({"percent":40,"message":"m","data":null})";
   r.cancel_requested = true;
+  r.leased_event_unwritten = true;
   r.idempotency_key = "key-1";
   r.tags = {"a", "b c"};
   r.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -71,6 +72,7 @@ void expect_same(const JobRecord& a, const JobRecord& b) {
   }
   EXPECT_EQ(a.progress_json, b.progress_json);
   EXPECT_EQ(a.cancel_requested, b.cancel_requested);
+  EXPECT_EQ(a.leased_event_unwritten, b.leased_event_unwritten);
   EXPECT_EQ(a.idempotency_key, b.idempotency_key);
   EXPECT_EQ(a.tags, b.tags);
   EXPECT_EQ(a.traceparent, b.traceparent);
@@ -122,6 +124,23 @@ TEST(RecordCodec, RefusesARecordOfAnotherFormatVersion) {
   EXPECT_FALSE(decode_queue(queue, back));
 }
 
+// Version 2 is version 3 without the part bit for an unwritten "leased"
+// event: what version 2 wrote still reads, and that bit in it is refused.
+TEST(RecordCodec, ReadsVersionTwoWhichHasNoUnwrittenLeasedEvent) {
+  JobRecord r = full_record();
+  r.leased_event_unwritten = false;
+  std::string value = encode_job(r);
+  value[0] = 2;
+  const auto decoded = decode_job(value);
+  ASSERT_TRUE(decoded.has_value());
+  expect_same(r, *decoded);
+  r.leased_event_unwritten = true;
+  value = encode_job(r);
+  EXPECT_TRUE(decode_job(value).has_value());
+  value[0] = 2;
+  EXPECT_FALSE(decode_job(value).has_value());
+}
+
 TEST(RecordCodec, RefusesGarbageAndRecordsOfTheWrongShape) {
   for (const char* bad :
        {"", "not json", "[]", "{}", "{\"v\":1}", "null", R"({"v":1,"id":"nope","state":"queued"})",
@@ -136,6 +155,9 @@ TEST(RecordCodec, RefusesGarbageAndRecordsOfTheWrongShape) {
   std::string bad_state = encode_job(full_record());
   bad_state[17 + 1 + full_record().queue.size()] = static_cast<char>(kJobStateCount);
   EXPECT_FALSE(decode_job(bad_state).has_value());
+  std::string bad_part = encode_job(full_record());
+  bad_part[17 + 1 + full_record().queue.size() + 1] |= 16;  // after the state byte
+  EXPECT_FALSE(decode_job(bad_part).has_value());
 }
 
 // The in-memory form (JobIndex): the same fields without the version byte
