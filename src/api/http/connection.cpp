@@ -20,7 +20,6 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 
 char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Calls `f` with each element of a comma-separated list, trimmed; skips empty ones.
@@ -123,29 +122,29 @@ Incoming refuse_head(const error_code& ec, std::string_view head, const ServerLi
 // with other codings; it accepts repeated equal lengths, "5, 5", coding lists
 // it reads differently than a proxy might, codings in HTTP/1.0 and a missing
 // Host. Each is a way to smuggle a request past a proxy: refused here.
-std::optional<Incoming> check_framing(const bhttp::request<bhttp::string_body>& req) {
-  const auto lengths = req.count(bhttp::field::content_length);
-  const auto codings = req.count(bhttp::field::transfer_encoding);
+std::optional<Incoming> check_framing(const RequestParser& parser) {
+  const Headers& headers = parser.request().headers;
+  const auto lengths = parser.count(bhttp::field::content_length);
+  const auto codings = parser.count(bhttp::field::transfer_encoding);
   if (lengths > 0 && codings > 0) {
     return refuse(400, "a request must not have both Content-Length and Transfer-Encoding");
   }
   if (lengths > 1) return refuse(400, "more than one Content-Length");
   if (lengths == 1) {
-    const auto value = view(req[bhttp::field::content_length]);
+    const auto value = parser.request().header("content-length").value_or("");
     if (value.empty() || !std::ranges::all_of(value, is_digit)) {
       return refuse(400, "Content-Length must be a single decimal number");
     }
   }
   if (codings > 0) {
     // RFC 9112 6.1: HTTP/1.0 has no transfer codings; one there means faulty framing.
-    if (req.version() < 11) {
+    if (parser.version() < 11) {
       return refuse(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
     }
     std::vector<std::string_view> items;
-    const auto [first, last] = req.equal_range(bhttp::field::transfer_encoding);
-    for (auto field = first; field != last; ++field) {
-      for_each_list_item(view(field->value()),
-                         [&](std::string_view item) { items.push_back(item); });
+    for (const auto& [name, value] : headers) {
+      if (!iequals(name, "transfer-encoding")) continue;
+      for_each_list_item(value, [&](std::string_view item) { items.push_back(item); });
     }
     const auto chunked = std::ranges::count_if(items, [](auto i) { return iequals(i, "chunked"); });
     // RFC 9112 6.1 and 6.3: a body whose last coding is not chunked has no
@@ -156,7 +155,7 @@ std::optional<Incoming> check_framing(const bhttp::request<bhttp::string_body>& 
     if (chunked > 1) return refuse(400, "Transfer-Encoding lists chunked more than once");
     if (items.size() > 1) return refuse(501, "the only supported Transfer-Encoding is chunked");
   }
-  if (req.version() >= 11 && req.count(bhttp::field::host) != 1) {
+  if (parser.version() >= 11 && parser.count(bhttp::field::host) != 1) {
     return refuse(400, "an HTTP/1.1 request must have exactly one Host header");
   }
   return std::nullopt;
@@ -166,7 +165,8 @@ std::optional<Incoming> refuse_body(const error_code& ec, const ServerLimits& li
                                     bool extensions_over_limit) {
   if (ec == bhttp::error::body_limit) return refuse(413, too_large_body(limits));
   if (extensions_over_limit) {
-    return refuse(400, "chunk extensions exceed " + std::to_string(kMaxChunkExtensionBytes) +
+    return refuse(400, "chunk extensions exceed " +
+                           std::to_string(RequestParser::kMaxChunkExtensionBytes) +
                            " bytes in one request");
   }
   if (is_parse_error(ec)) return refuse(400, "malformed request body: " + ec.message());
@@ -179,21 +179,6 @@ bool has_bare_lf(std::string_view unparsed) {
     if (i == 0 || unparsed[i - 1] != '\r') return true;
   }
   return false;
-}
-
-Request to_request(bhttp::request<bhttp::string_body>& req, const std::string& remote) {
-  Request out;
-  out.method = std::string(view(req.method_string()));
-  std::ranges::transform(out.method, out.method.begin(), ascii_upper);
-  out.target = std::string(view(req.target()));
-  out.headers.reserve(static_cast<std::size_t>(std::distance(req.begin(), req.end())));
-  for (const auto& field : req) {
-    out.headers.emplace_back(std::string(view(field.name_string())),
-                             std::string(view(field.value())));
-  }
-  out.body = std::move(req.body());
-  out.remote = remote;
-  return out;
 }
 
 namespace {

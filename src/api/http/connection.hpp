@@ -13,6 +13,7 @@
 #include "api/http/disconnect_watch.hpp"
 #include "api/http/head_scanner.hpp"
 #include "api/http/problem.hpp"
+#include "api/http/request_parser.hpp"
 #include "api/http/server_impl.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -24,9 +25,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
@@ -62,10 +61,6 @@ inline constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
 inline constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 inline constexpr std::size_t kReadChunk = 8 * 1024;
-// Chunk extensions are legal and useless to us; their bytes do not count
-// against the body limit, so without a cap of their own a client could make
-// the server parse megabytes to deliver a few bytes of body.
-inline constexpr std::size_t kMaxChunkExtensionBytes = 4 * 1024;
 
 inline DisconnectWatch make_watch(PlainStream& stream, beast::flat_buffer&) {
   return DisconnectWatch(stream.socket());
@@ -128,7 +123,7 @@ bool drop_leading_empty_lines(beast::flat_buffer& buffer);
 // A refusal for a head Beast could not parse (`ec`), given its bytes.
 Incoming refuse_head(const error_code& ec, std::string_view head, const ServerLimits& limits);
 // The checks Beast leaves to us on a parsed head (see connection.cpp).
-std::optional<Incoming> check_framing(const bhttp::request<bhttp::string_body>& req);
+std::optional<Incoming> check_framing(const RequestParser& parser);
 // A refusal for a body Beast could not parse, or nullopt when `ec` is no
 // parse error (the connection is gone).
 std::optional<Incoming> refuse_body(const error_code& ec, const ServerLimits& limits,
@@ -137,7 +132,6 @@ std::optional<Incoming> refuse_body(const error_code& ec, const ServerLimits& li
 // Beast consumes chunk data as it comes) has a line ending in a bare LF,
 // which Beast would wait on forever instead of refusing.
 bool has_bare_lf(std::string_view unparsed);
-Request to_request(bhttp::request<bhttp::string_body>& req, const std::string& remote);
 // Copies the handler's headers, leaving out framing, which is the server's
 // business. Returns false when the handler asked to close the connection.
 bool copy_headers(const Headers& from, bhttp::fields& to);
@@ -231,15 +225,7 @@ net::awaitable<std::optional<Incoming>> read_request(
         431, "request header exceeds " + std::to_string(limits.max_header_bytes) + " bytes");
   }
 
-  // Declared before the parser, which keeps a reference to it.
-  std::size_t extension_bytes = 0;
-  auto on_chunk_header = [&extension_bytes](std::uint64_t, beast::string_view extensions,
-                                            error_code& ec) {
-    extension_bytes += extensions.size();
-    if (extension_bytes > kMaxChunkExtensionBytes) ec = bhttp::error::bad_chunk_extension;
-  };
-  bhttp::request_parser<bhttp::string_body> parser;
-  parser.on_chunk_header(on_chunk_header);
+  RequestParser parser;
   // The scan enforced the header limit already; Beast's own check stays as a backstop.
   parser.header_limit(static_cast<std::uint32_t>(
       std::min<std::size_t>(limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
@@ -253,11 +239,11 @@ net::awaitable<std::optional<Incoming>> read_request(
   // The scanner found the empty line that ends the head, so Beast parsed all of it.
   if (!parser.is_header_done()) co_return refuse(400, "malformed request header");
 
-  auto& req = parser.get();
-  if (auto refusal = check_framing(req)) co_return std::move(*refusal);
+  if (auto refusal = check_framing(parser)) co_return std::move(*refusal);
 
   if (!parser.is_done()) {
-    if (req.version() == 11 && iequals(trim(view(req[bhttp::field::expect])), "100-continue")) {
+    const auto expect = parser.request().header("expect");
+    if (parser.version() == 11 && expect && iequals(trim(*expect), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       tcp_stream.expires_after(limits.write_timeout);
       auto [wec, wn] = co_await net::async_write(conn.stream, net::buffer(kContinue), kTuple);
@@ -276,7 +262,7 @@ net::awaitable<std::optional<Incoming>> read_request(
           }
         }
         if (ec) {
-          co_return refuse_body(ec, limits, extension_bytes > kMaxChunkExtensionBytes)
+          co_return refuse_body(ec, limits, parser.extensions_over_limit())
               .value_or(refuse(400, "malformed request body"));
         }
         if (parser.is_done()) break;
@@ -296,10 +282,11 @@ net::awaitable<std::optional<Incoming>> read_request(
   tcp_stream.expires_never();
 
   Incoming in;
-  in.version = req.version();
+  in.version = parser.version();
   in.keep_alive = parser.keep_alive();
-  in.head = req.method() == bhttp::verb::head;
-  in.request = to_request(req, conn.remote);
+  in.head = parser.is_head_method();
+  in.request = std::move(parser.request());
+  in.request->remote = conn.remote;
   in.request->client_watch = &conn.watch;
   co_return in;
 }
