@@ -321,12 +321,16 @@ Result<JobId> parse_job_id(std::string_view text) {
 }
 
 asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const http::Request& req,
-                                                   const JobId& id, Clock::time_point deadline) {
+                                                   const JobId& id, Clock::time_point deadline,
+                                                   const std::string* payload) {
   return read_until<JobView>(
       s, req, job_topic(id),
-      [&s, id](auto cb) {
+      [&s, id, payload](auto cb) {
         // The job as the commit that ended it left it, when that was here.
-        if (auto ended = s.broker.ended_view(id)) return cb(std::move(*ended));
+        if (auto ended = s.broker.ended_view(id)) {
+          if (ended->payload_json.empty() && payload != nullptr) ended->payload_json = *payload;
+          if (!ended->payload_json.empty()) return cb(std::move(*ended));
+        }
         s.broker.get(id, std::move(cb));
       },
       [](const JobView& job) { return is_terminal(job.record.state); }, deadline,

@@ -74,8 +74,11 @@ asio::awaitable<Result<T>> read_until(State& s, const http::Request& req, std::s
 }
 
 // Waits until the job is terminal (read_until); returns the job as last read.
+// `payload`, when not null, is the job's payload as its submitter sent it:
+// it lets a broker's ended_view() that keeps no payloads answer the wait.
 asio::awaitable<Result<JobView>> wait_for_terminal(State& s, const http::Request& req,
-                                                   const JobId& id, Clock::time_point deadline);
+                                                   const JobId& id, Clock::time_point deadline,
+                                                   const std::string* payload = nullptr);
 Result<JobId> parse_job_id(std::string_view text);
 
 // For the submits of jobs and flows: a valid W3C traceparent header, or ""

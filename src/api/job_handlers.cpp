@@ -36,7 +36,8 @@ Reply submit_job(State& s, http::Request& req, const std::string& queue) {
   if (!out) co_return error_response(out.status());
   SubmitOutcome& o = out->front();
   if (waits && !is_terminal(o.job.record.state)) {
-    auto waited = co_await wait_for_terminal(s, req, o.job.record.id, deadline);
+    auto waited =
+        co_await wait_for_terminal(s, req, o.job.record.id, deadline, &o.job.payload_json);
     if (waited) o.job = std::move(waited.value());
   }
   if (wait.count() > 0) s.metrics.count_sync_wait(queue, is_terminal(o.job.record.state));

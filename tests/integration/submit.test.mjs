@@ -116,6 +116,9 @@ describe('Prefer: wait on submit', () => {
     assert.match(res.headers.get('preference-applied') ?? '', /^wait=5(\.0*)?$/);
     assert.ok(res.ms < 4000, `answered at once when acked, took ${res.ms} ms`);
     assert.equal((await worker).id, res.body.id);
+    // Answered from what the ack wrote, with the payload the submit sent
+    // (Broker::ended_view): the very document a read of the store gives.
+    assert.deepEqual(res.body, await api.job(res.body.id));
   });
 
   test('answers 202 with Location when the wait times out', async () => {

@@ -3,6 +3,7 @@
 // store/embedded includes it; everyone else uses open_embedded_broker().
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <list>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "engine/change_feed.hpp"
+#include "engine/ended_jobs.hpp"
 #include "engine/flow_driver.hpp"
 #include "engine/job_transitions.hpp"
 #include "engine/timeline.hpp"
@@ -31,6 +33,11 @@ inline const char* const kCfNames[kCfCount] = {"jobs",     "payloads", "results"
                                                "timeline", "queues",   "flows"};
 
 inline Status stopped() { return unavailable("the store is shut down"); }
+
+// How many jobs ended_view() remembers (engine/ended_jobs.hpp), and their
+// bytes (results: the embedded store keeps no payload there).
+inline constexpr std::size_t kKnownEnded = 10'000;
+inline constexpr std::size_t kKnownEndedBytes = 4 << 20;
 
 // The writes and notifications of one change, applied together once the
 // change is durable.
@@ -108,7 +115,12 @@ class Change final : public JobChanges {
     ranges_.push_back({timeline_key(id, 0), timeline_key(id, 0xffffffffu)});
     touched(id);
   }
-  void touched(const JobId& id) { job_topics_.push_back(job_topic(id)); }
+  void touched(const JobId& id) {
+    job_topics_.push_back(job_topic(id));
+    touched_jobs_.push_back(id);
+  }
+  // A job's view as this change ends it, put in EndedJobs (its token).
+  void ended(const JobId& id, std::uint64_t token) { ended_puts_.emplace_back(id, token); }
   void put_flow(const FlowRecord& f) {
     put(kFlows, std::string(f.id.raw()), encode_flow(f));
     job_topics_.push_back(flow_topic(f.id));
@@ -164,7 +176,15 @@ class Change final : public JobChanges {
     queues_.clear();
     return last;
   }
-  void publish(WaiterRegistry& waiters, const ChangeFeed& feed) const {
+  void publish(WaiterRegistry& waiters, const ChangeFeed& feed, EndedJobs& ended) const {
+    // Before the waiters wake: what `ended` shows of a job this change
+    // touched is either this change's own view of it or out of date.
+    for (const auto& id : touched_jobs_) {
+      const bool put = std::any_of(ended_puts_.begin(), ended_puts_.end(),
+                                   [&](const auto& e) { return e.first == id; });
+      if (!put) ended.forget(id);
+    }
+    for (const auto& [id, token] : ended_puts_) ended.show(id, token);
     feed.publish(changes_);
     for (const auto& t : job_topics_) waiters.notify_all(t);
     for (const auto& [q, n] : ready_) waiters.notify_some(queue_topic(q), n);
@@ -184,6 +204,8 @@ class Change final : public JobChanges {
   std::vector<std::pair<std::string, std::string>> queues_;  // name, record
   std::vector<std::pair<std::string, std::string>> ranges_;
   std::vector<std::string> job_topics_;
+  std::vector<JobId> touched_jobs_;
+  std::vector<std::pair<JobId, std::uint64_t>> ended_puts_;
   std::vector<std::pair<std::string, std::size_t>> ready_;
   std::vector<StateChange> changes_;
 };
@@ -220,7 +242,9 @@ class EmbeddedBroker final : public Broker {
                      commit_feed_.publish({&st, 1});
                    }),
         rng_(std::random_device{}()),
-        activity_(now_millis()) {}
+        activity_(now_millis()) {
+    ended_.enable();  // every change is made here: none goes unheard
+  }
 
   ~EmbeddedBroker() override { shutdown(); }
 
@@ -245,6 +269,7 @@ class EmbeddedBroker final : public Broker {
                        Callback<QueueStats> done) override;
   void get(JobId id, Callback<JobView> done) override { done(read_explained(id)); }
   bool known_unfinished(const JobId& id) override;
+  std::optional<JobView> ended_view(const JobId& id) override { return ended_.get(id); }
   void submit_flow(FlowSpec spec, Callback<FlowSubmitOutcome> done) override;
   void get_flow(JobId id, Callback<FlowView> done) override;
   void cancel_flow(JobId id, Callback<FlowView> done) override;
@@ -384,6 +409,7 @@ class EmbeddedBroker final : public Broker {
   std::mt19937_64 rng_;  // GUARDED_BY(mutex_)
   WorkerActivity activity_;
   WaiterRegistry waiters_;
+  EndedJobs ended_{kKnownEnded, kKnownEndedBytes};
   std::atomic<bool> healthy_{true};  // false while write_error_ is set
   // Since a write failed: why, when, and how many writes were refused since.
   Status write_error_;                       // GUARDED_BY(mutex_)

@@ -59,7 +59,7 @@ void EmbeddedBroker::commit(Change change, std::function<void(const Status&)> th
   committer_.append([&](rocksdb::WriteBatch& wb) { shared->fill(wb, db_->handles()); },
                     [this, shared, grants, then = std::move(then)](const Status& s) {
                       const Status written = s.is_ok() ? s : on_write_failed(s);
-                      if (written.is_ok()) shared->publish(waiters_, change_feed_);
+                      if (written.is_ok()) shared->publish(waiters_, change_feed_, ended_);
                       // Workers first: their jobs are what callers wait for.
                       for (auto& g : *grants) deliver(g, written);
                       then(written);
@@ -283,6 +283,11 @@ QueueState& EmbeddedBroker::ack_leased(JobRecord& r, std::string result_json, Mi
   index_.update(r, [&](JobRecord& j) { ack_job(j, now, c); });
   QueueState& q = index_.queue(r.queue);
   ++q.succeeded_total;
+  if (waiters_.has_waiters(job_topic(r.id))) {
+    // Its waiters answer with the record and result this ack leaves, not
+    // with three reads of the store (engine/ended_jobs.hpp).
+    c.ended(r.id, ended_.put(JobView{r, {}, result_json, {}, {}}));
+  }
   c.put(kResults, std::string(r.id.raw()), std::move(result_json));
   c.put_job(r);
   return q;

@@ -13,13 +13,13 @@
 #include <thread>
 
 #include "engine/change_feed.hpp"
+#include "engine/ended_jobs.hpp"
 #include "engine/flow_driver.hpp"
 #include "engine/job_transitions.hpp"
 #include "engine/timeline.hpp"
 #include "engine/waiter_registry.hpp"
 #include "engine/waiting_on.hpp"
 #include "store/postgres/empty_queues.hpp"
-#include "store/postgres/ended_jobs.hpp"
 #include "store/postgres/job_rows.hpp"
 #include "store/postgres/known_queues.hpp"
 #include "store/postgres/leased_rows.hpp"

@@ -308,6 +308,51 @@ TEST(EmbeddedBroker, KnowsAQueuedOrRunningJobIsUnfinished) {
   EXPECT_TRUE(broker->known_unfinished(id));
 }
 
+// A waiter for a job's end answers with the ack's own view of it, without
+// reading the store (engine/ended_jobs.hpp): the record the ack wrote and
+// its result; the payload is the submitter's to add. Kept only for a job
+// someone waits on, and forgotten once the job changes again.
+TEST(EmbeddedBroker, AnAckKeepsTheJobAsItLeftItForItsWaitersUntilTheJobChangesAgain) {
+  TempDir dir;
+  auto broker = must(embedded::open_embedded_broker(options_in(dir)), "open");
+  auto submitted = must(await_result<std::vector<SubmitOutcome>>([&](auto done) {
+                          broker->submit({job("q"), job("q")}, std::move(done));
+                        }),
+                        "submit");
+  const JobId waited = submitted.at(0).job.record.id;
+  const JobId unwaited = submitted.at(1).job.record.id;
+  auto leased = must(await_result<std::vector<JobView>>(
+                         [&](auto done) { broker->lease(lease_spec({"q"}, 2), std::move(done)); }),
+                     "lease");
+  ASSERT_EQ(leased.size(), 2u);
+  const std::vector<std::string> topics{job_topic(waited)};
+  const auto subscription = broker->waiters().subscribe(topics, [] {});
+  for (const JobView& j : leased) {
+    ASSERT_TRUE(
+        await_result<JobState>([&](auto done) {
+          broker->ack(AckSpec{j.record.id, j.record.lease_token, R"({"n":1})"}, std::move(done));
+        }).is_ok());
+  }
+  broker->waiters().unsubscribe(subscription);
+
+  EXPECT_FALSE(broker->ended_view(unwaited)) << "nobody waited for it";
+  const auto ended = broker->ended_view(waited);
+  ASSERT_TRUE(ended);
+  const JobView read =
+      must(await_result<JobView>([&](auto done) { broker->get(waited, std::move(done)); }), "get");
+  EXPECT_EQ(ended->record.state, JobState::kSucceeded);
+  EXPECT_EQ(embedded::encode_job(ended->record), embedded::encode_job(read.record))
+      << "the record as stored";
+  EXPECT_EQ(ended->result_json, R"({"n":1})");
+  EXPECT_EQ(ended->result_json, read.result_json);
+  EXPECT_TRUE(ended->payload_json.empty()) << "payloads are not kept in memory";
+  EXPECT_FALSE(ended->waiting_on);
+
+  ASSERT_TRUE(
+      await_result<Empty>([&](auto done) { broker->discard(waited, std::move(done)); }).is_ok());
+  EXPECT_FALSE(broker->ended_view(waited)) << "a later change forgets it";
+}
+
 TEST(EmbeddedBroker, EveryReopenSeesWhatEarlierOpensWrote) {
   TempDir dir;
   for (int round = 0; round < 3; ++round) {

@@ -1,14 +1,13 @@
 // What the PostgreSQL store knows without asking PostgreSQL: which jobs are
-// unfinished (waiters skip their reads), how the jobs it just ended look
-// (waiters answer without a read), and which queues have nothing ready (a
+// unfinished (waiters skip their reads), which queues have nothing ready (a
 // long poll parks without a claim), and the rows of the jobs it leased
-// (their acks write without reading them first). Pure, no database.
+// (their acks write without reading them first). Pure, no database. How the
+// jobs it just ended look: engine/ended_jobs_test.cpp.
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "store/postgres/empty_queues.hpp"
-#include "store/postgres/ended_jobs.hpp"
 #include "store/postgres/leased_rows.hpp"
 #include "store/postgres/unfinished_jobs.hpp"
 
@@ -61,73 +60,6 @@ TEST(UnfinishedJobs, PastItsCapacityTheOldestAreForgotten) {
   EXPECT_FALSE(jobs.contains(id_of(1)));
   EXPECT_FALSE(jobs.contains(id_of(2)));
   for (int i = 3; i <= 5; ++i) EXPECT_TRUE(jobs.contains(id_of(i))) << i;
-}
-
-JobView ended_view(int n) {
-  JobView v;
-  v.record.id = id_of(n);
-  v.record.state = JobState::kSucceeded;
-  v.result_json = "{\"n\":" + std::to_string(n) + "}";
-  return v;
-}
-
-TEST(EndedJobs, AViewIsShownOnlyOnceItsCommitReturned) {
-  EndedJobs ended(10, 1 << 20);
-  ended.enable();
-  const auto token = ended.put(ended_view(1));
-  EXPECT_FALSE(ended.get(id_of(1)));
-  ended.show(id_of(1), token);
-  ASSERT_TRUE(ended.get(id_of(1)));
-  EXPECT_EQ(ended.get(id_of(1))->result_json, "{\"n\":1}");
-}
-
-TEST(EndedJobs, APutOfATransactionThatRolledBackIsNeverShown) {
-  EndedJobs ended(10, 1 << 20);
-  ended.enable();
-  const auto rolled_back = ended.put(ended_view(1));
-  const auto committed = ended.put(ended_view(1));  // the transaction, tried again
-  ended.show(id_of(1), rolled_back);
-  EXPECT_FALSE(ended.get(id_of(1)));
-  ended.show(id_of(1), committed);
-  EXPECT_TRUE(ended.get(id_of(1)));
-}
-
-TEST(EndedJobs, ALaterChangeForgetsTheViewEvenBeforeItIsShown) {
-  EndedJobs ended(10, 1 << 20);
-  ended.enable();
-  const auto token = ended.put(ended_view(1));
-  ended.forget(id_of(1));  // another server retried it, and its notice came first
-  ended.show(id_of(1), token);
-  EXPECT_FALSE(ended.get(id_of(1)));
-}
-
-TEST(EndedJobs, NothingIsKeptWhileNoticesMayBeMissedAndTheOldestGoPastCapacity) {
-  EndedJobs ended(2, 1 << 20);
-  ended.show(id_of(1), ended.put(ended_view(1)));
-  EXPECT_FALSE(ended.get(id_of(1)));  // not enabled
-  ended.enable();
-  for (int i = 1; i <= 3; ++i) ended.show(id_of(i), ended.put(ended_view(i)));
-  EXPECT_FALSE(ended.get(id_of(1)));
-  EXPECT_TRUE(ended.get(id_of(2)));
-  EXPECT_TRUE(ended.get(id_of(3)));
-  ended.disable();
-  EXPECT_FALSE(ended.get(id_of(3)));
-}
-
-TEST(EndedJobs, PastItsByteBudgetTheOldestAreForgottenAndAHugeViewIsNotKept) {
-  EndedJobs ended(100, 3000);
-  ended.enable();
-  for (int i = 1; i <= 3; ++i) {
-    JobView v = ended_view(i);
-    v.payload_json = std::string(900, 'x');
-    ended.show(id_of(i), ended.put(std::move(v)));
-  }
-  EXPECT_FALSE(ended.get(id_of(1)));
-  EXPECT_TRUE(ended.get(id_of(3)));
-  JobView huge = ended_view(4);
-  huge.payload_json = std::string(5000, 'x');
-  ended.show(id_of(4), ended.put(std::move(huge)));
-  EXPECT_FALSE(ended.get(id_of(4)));
 }
 
 std::string lease_of(int n) { return "lease-" + std::to_string(n); }

@@ -2,15 +2,20 @@
 // waiters it wakes (Broker::ended_view): a submit waiting for its result
 // answers with the ack's own record instead of reading the job again.
 //
-// An entry is put before the COMMIT that ends its job (not shown yet), and
-// shown after it. Any later change of the job that this server hears of,
-// made here or elsewhere, forgets it. Since such a change commits after the
-// end, its notice comes after the entry was put, so no entry outlives a
-// change. Nothing is shown while notices may be missed (the listening
-// connection is down): enable() starts afresh. Bounded by a count and by
-// bytes (payloads and results): past either the oldest are forgotten, and
-// their waiters read. An entry is wanted for a moment only: its waiters
-// are woken right after its commit.
+// An entry is put before the write that ends its job (not shown yet), and
+// shown once that write is durable (PostgreSQL: its COMMIT returned). Any
+// later change of the job that this server hears of, made here or
+// elsewhere, forgets it. Since such a change is durable after the end, its
+// notice comes after the entry was put, so no entry outlives a change.
+// Nothing is shown while notices may be missed (the PostgreSQL store's
+// listening connection is down): enable() starts afresh. Bounded by a count
+// and by bytes (payloads and results): past either the oldest are
+// forgotten, and their waiters read. An entry is wanted for a moment only:
+// its waiters are woken right after its commit.
+//
+// The embedded store keeps no payloads in memory: its entries have an empty
+// payload_json, and only a waiter that knows the payload (the submitter)
+// answers from one.
 #pragma once
 
 #include <cstddef>
@@ -23,7 +28,7 @@
 #include "core/job_id.hpp"
 #include "engine/broker.hpp"
 
-namespace errand::postgres {
+namespace errand {
 
 class EndedJobs {
  public:
@@ -103,4 +108,4 @@ class EndedJobs {
   std::deque<JobId> order_;                           // GUARDED_BY(mutex_), oldest first
 };
 
-}  // namespace errand::postgres
+}  // namespace errand
