@@ -39,8 +39,8 @@ std::string leased_fields(const JobRecord& rec) {
          json_member("lease_expires_at", format_rfc3339(started + rec.granted_lease_ms));
 }
 
-TimelineEvent leased_event(const JobRecord& rec, std::uint32_t seq) {
-  --seq;
+TimelineEvent leased_event(const JobRecord& rec) {
+  std::uint32_t seq = rec.timeline_seq - (rec.state == JobState::kSucceeded ? 2 : 1);
   return next_event(seq, rec.started_at.value_or(0), "leased", leased_fields(rec));
 }
 

@@ -25,9 +25,11 @@ std::string enqueued_fields(const JobRecord& rec);
 TimelineEvent enqueued_event(const JobRecord& rec);
 // A leased job's event, "leased" (at started_at, with the expiry the lease
 // was granted), follows from the record until the job's next event other
-// than "succeeded": a store may write it only then. `seq` is where it is.
+// than "succeeded": a store may write it only then. Its seq is
+// rec.timeline_seq, or the one before once the job succeeded (its
+// "succeeded" event came next).
 std::string leased_fields(const JobRecord& rec);
-TimelineEvent leased_event(const JobRecord& rec, std::uint32_t seq);
+TimelineEvent leased_event(const JobRecord& rec);
 // An acked job's last event, "succeeded" (seq rec.timeline_seq, at its end),
 // follows from the record too: a succeeded job changes no more.
 std::string succeeded_fields(const JobRecord& rec);

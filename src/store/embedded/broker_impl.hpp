@@ -72,7 +72,7 @@ class Change final : public JobChanges {
       // Another event follows the lease's: the record will not show that
       // one any more, so it is written now, where it belongs.
       r.leased_event_unwritten = false;
-      put(kTimeline, timeline_key(r.id, r.timeline_seq), leased_event(r, r.timeline_seq).json);
+      put(kTimeline, timeline_key(r.id, r.timeline_seq), leased_event(r).json);
     }
     TimelineEvent ev = next_event(r, at, type, fields);
     put(kTimeline, timeline_key(r.id, ev.seq), std::move(ev.json));

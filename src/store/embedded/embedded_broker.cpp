@@ -563,9 +563,8 @@ void EmbeddedBroker::timeline(JobId id, std::uint32_t after_seq,
     events.insert(events.begin(), enqueued_event(*rec));
   }
   if (rec->leased_event_unwritten) {
-    const bool acked = rec->state == JobState::kSucceeded;
-    const std::uint32_t seq = acked ? rec->timeline_seq - 1 : rec->timeline_seq;
-    if (seq > std::max(after_seq, last)) events.push_back(leased_event(*rec, seq));
+    TimelineEvent leased = leased_event(*rec);
+    if (leased.seq > std::max(after_seq, last)) events.push_back(std::move(leased));
   }
   // A succeeded job's last event, unless it was written.
   if (rec->state == JobState::kSucceeded && rec->timeline_seq > std::max(after_seq, last)) {
