@@ -233,6 +233,12 @@ net::awaitable<std::optional<Incoming>> read_request(
   parser.eager(true);
   error_code ec;
   const std::string_view head(static_cast<const char*>(buffer.data().data()), scan.head_size);
+  // The request line, a line a field (the scan refused obs-fold), the empty line.
+  std::size_t lines = 0;
+  for (auto at = head.find('\n'); at != std::string_view::npos; at = head.find('\n', at + 1)) {
+    ++lines;
+  }
+  parser.expect_fields(lines - 2);
   const auto used = parser.put(net::const_buffer(head.data(), head.size()), ec);
   if (ec) co_return refuse_head(ec, head, limits);
   buffer.consume(used);

@@ -12,10 +12,6 @@ namespace {
 
 std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
-// A request's head names fewer fields than this nearly always: one
-// allocation for them.
-constexpr std::size_t kUsualFieldCount = 8;
-
 }  // namespace
 
 std::size_t RequestParser::count(field name) const {
@@ -39,7 +35,6 @@ void RequestParser::on_request_impl(bhttp::verb method, boost::beast::string_vie
     return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
   });
   request_.target = std::string(view(target));
-  request_.headers.reserve(kUsualFieldCount);
   version_ = static_cast<unsigned>(version);
   head_method_ = method == bhttp::verb::head;
 }

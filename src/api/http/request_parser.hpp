@@ -27,6 +27,10 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   // make the server parse megabytes to deliver a few bytes of body.
   static constexpr std::size_t kMaxChunkExtensionBytes = 4 * 1024;
 
+  // Room for `n` fields, before the head is put: a waiting request holds
+  // its Request for as long as it waits (10 000 waits, one field more
+  // each: +2.5 MB).
+  void expect_fields(std::size_t n) { request_.headers.reserve(n); }
   // The request so far: complete once is_done().
   Request& request() { return request_; }
   const Request& request() const { return request_; }
