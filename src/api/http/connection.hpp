@@ -238,7 +238,7 @@ net::awaitable<std::optional<Incoming>> read_request(
   for (auto at = head.find('\n'); at != std::string_view::npos; at = head.find('\n', at + 1)) {
     ++lines;
   }
-  parser.expect_fields(lines - 2);
+  parser.expect_fields(lines > 2 ? lines - 2 : 0);
   const auto used = parser.put(net::const_buffer(head.data(), head.size()), ec);
   if (ec) co_return refuse_head(ec, head, limits);
   buffer.consume(used);

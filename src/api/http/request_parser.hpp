@@ -1,8 +1,8 @@
 // RequestParser: Beast's HTTP/1 request parser, building the handlers'
 // Request as it parses. Beast's own parser<> would first build its field
 // container (each field allocated and sorted into a tree, for lookups the
-// server makes a few of) that the server then copied into a Request: ~4,000
-// instructions a request, ~5 % of a submit's. Framing (Content-Length,
+// server makes a few of) that the server then copied into a Request: ~3,000
+// instructions a request, 3 % of a submit's. Framing (Content-Length,
 // chunked, limits) is still Beast's; what Beast leaves to us is counted here
 // for check_framing (connection.cpp).
 //
