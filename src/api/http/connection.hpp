@@ -115,7 +115,6 @@ std::size_t buffer_limit(const ServerLimits& limits);
 Incoming refuse(int status, std::string detail);
 bool iequals(std::string_view a, std::string_view b);
 std::string_view trim(std::string_view s);
-inline std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
 std::string format_endpoint(const tcp::endpoint& endpoint);
 // RFC 9112 2.2: a server SHOULD ignore at least one empty line before a
 // request line (some clients send CRLF after a POST body). Returns whether it dropped any.

@@ -8,12 +8,6 @@ namespace errand::http::detail {
 
 namespace bhttp = boost::beast::http;
 
-namespace {
-
-std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
-
-}  // namespace
-
 std::size_t RequestParser::count(field name) const {
   switch (name) {
     case field::content_length:

@@ -15,8 +15,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace errand::http::detail {
+
+inline std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
 class RequestParser final : public boost::beast::http::basic_parser<true> {
  public:
